@@ -1,0 +1,170 @@
+"""Chapter registry types: a chapter's slug, notebook and typed, range-checked parameters.
+
+Validation happens here, before any kernel starts (the CLI) and again in each notebook's first
+cell after the parameters (for readers who call papermill directly, which checks nothing).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+#: The repository root (the lib is installed in editable mode from ``lib/``).
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+#: Characters allowed in free-text string parameters (paths). Quotes, backslashes, newlines and
+#: anything else that could change the meaning of the injected parameters cell are refused.
+_SAFE_TEXT = re.compile(r"[A-Za-z0-9_./~ +=:,-]*")
+
+
+class ParameterError(ValueError):
+    """A parameter value that is unknown, of the wrong type, or out of range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One chapter parameter.
+
+    ``kind`` is one of ``float``, ``int``, ``bool``, ``str``. Numeric ranges are closed unless
+    ``low_open``/``high_open``; ``None`` means unbounded. ``choices`` restricts a value to a set;
+    ``rule``/``rule_text`` add a predicate (e.g. "an even integer").
+    """
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple | None = None
+    rule: Callable[[Any], bool] | None = field(default=None, compare=False)
+    rule_text: str = ""
+
+    def allowed(self) -> str:
+        """Human description of the allowed values, e.g. ``a float in (0, 4]``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in self.choices)
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is str:
+            return "text made of letters, digits and _ . / ~ + = : , - or space"
+        noun = {float: "a number", int: "an integer"}[self.kind]
+        if self.rule_text:
+            noun = self.rule_text
+        if self.low is None and self.high is None:
+            return noun
+        lo = "-inf" if self.low is None else _fmt(self.low)
+        hi = "inf" if self.high is None else _fmt(self.high)
+        lb = "(" if (self.low is None or self.low_open) else "["
+        hb = ")" if (self.high is None or self.high_open) else "]"
+        return f"{noun} in {lb}{lo}, {hi}{hb}"
+
+    def parse(self, text: str) -> Any:
+        """Convert command-line text to this parameter's type (then :meth:`check` it)."""
+        try:
+            if self.kind is bool:
+                low = text.strip().lower()
+                if low in ("true", "1", "yes"):
+                    value: Any = True
+                elif low in ("false", "0", "no"):
+                    value = False
+                else:
+                    raise ValueError
+            elif self.kind is int:
+                value = int(text.strip())
+            elif self.kind is float:
+                value = float(text.strip())
+            else:
+                value = text
+        except ValueError:
+            raise ParameterError(self._message(text)) from None
+        return self.check(value)
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` (ints widened to float for float parameters) or raise ParameterError."""
+        ok = True
+        if self.kind is bool:
+            ok = isinstance(value, bool)
+        elif self.kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif self.kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if ok:
+                value = float(value)
+        elif self.kind is str:
+            ok = isinstance(value, str) and _SAFE_TEXT.fullmatch(value) is not None
+        if ok and self.kind in (int, float):
+            if self.low is not None:
+                ok = value > self.low if self.low_open else value >= self.low
+            if ok and self.high is not None:
+                ok = value < self.high if self.high_open else value <= self.high
+        if ok and self.choices is not None:
+            ok = value in self.choices
+        if ok and self.rule is not None:
+            ok = bool(self.rule(value))
+        if not ok:
+            raise ParameterError(self._message(value))
+        return value
+
+    def _message(self, got: Any) -> str:
+        return f"parameter '{self.name}' must be {self.allowed()}; got {got!r}"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter: its slug, notebook path (relative to the repository root) and parameters.
+
+    ``test_overrides`` are non-default parameter values that ``make test`` runs the chapter with
+    (through papermill), to show that a re-run with other values works.
+    """
+
+    slug: str
+    path: str
+    title: str
+    part: str
+    params: tuple[Param, ...]
+    test_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def notebook(self) -> Path:
+        return REPO_ROOT / self.path
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        names = ", ".join(p.name for p in self.params)
+        raise ParameterError(f"{self.slug}: unknown parameter '{name}'; this chapter has: {names}")
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def validate(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Check typed values (as a notebook sees them); return them, ints widened where float."""
+        out = {}
+        for name, value in values.items():
+            try:
+                out[name] = self.param(name).check(value)
+            except ParameterError as e:
+                raise ParameterError(f"{self.slug}: {e}") from None
+        return out
+
+    def parse(self, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+        """Parse ``(name, text)`` pairs from the command line into checked, typed values."""
+        out = {}
+        for name, text in pairs:
+            try:
+                out[name] = self.param(name).parse(text)
+            except ParameterError as e:
+                msg = str(e)
+                raise ParameterError(msg if msg.startswith(self.slug) else f"{self.slug}: {msg}") from None
+        return out
