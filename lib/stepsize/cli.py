@@ -83,9 +83,41 @@ def _cmd_execute(args: argparse.Namespace) -> int:
 
     slugs = args.slugs or list(chapters.CHAPTERS)
     for slug in slugs:
-        ch = chapters.get(slug)
-        seconds = execute_in_place(ch.notebook)
+        chapters.get(slug)  # refuse an unknown slug before executing anything
+    for slug in slugs:
+        seconds = execute_in_place(chapters.get(slug).notebook)
         print(f"{slug}: {seconds:.1f} s", file=sys.stderr)
+    from .scorecard import write_scorecard
+
+    write_scorecard()
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import parse_grid, plot_summary, run_sweep, write_summary
+
+    ch = chapters.get(args.slug)
+    runs = parse_grid(ch, [(n, v) for n, v in (args.param or [])], args.seeds)
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError(f"--jobs must be an integer >= 1; got {args.jobs}")
+    out = Path(args.out or f"sweeps/{ch.slug}")
+    print(f"{ch.slug}: {len(runs)} runs -> {out}", file=sys.stderr)
+    results = run_sweep(runs, out, jobs=args.jobs, dask_address=args.dask, retry_failed=args.retry_failed)
+    csv_path = write_summary(results, out)
+    png = plot_summary(results, out, args.plot)
+    failed = [r for r in results if r["status"] != "ok"]
+    print(f"{len(results) - len(failed)} ok, {len(failed)} failed; summary: {csv_path}"
+          + (f", plot: {png}" if png else ""), file=sys.stderr)
+    for r in failed:
+        print(f"  failed {r['run_id']}: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_scorecard(args: argparse.Namespace) -> int:
+    from .scorecard import write_scorecard
+
+    path = write_scorecard()
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -102,6 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs", help="folder for the executed notebook (default: runs/)")
     run.add_argument("--json", action="store_true", help="print every glued value as one JSON object")
     run.set_defaults(func=_cmd_run)
+
+    sw = sub.add_parser("sweep", help="run a grid of parameter values (x seeds) of one chapter")
+    sw.add_argument("slug", help="chapter slug (see `list`)")
+    sw.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
+                    help="a parameter and its comma-separated values; repeatable (grid = product)")
+    sw.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 for each grid point (default 1)")
+    sw.add_argument("--jobs", type=int, default=None, help="parallel processes (default: number of cores)")
+    sw.add_argument("--dask", metavar="ADDRESS", help="send the runs to this Dask scheduler instead")
+    sw.add_argument("--out", help="sweep folder (default: sweeps/SLUG)")
+    sw.add_argument("--plot", metavar="NAME", help="glued value to plot (default: the first claim)")
+    sw.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
+    sw.set_defaults(func=_cmd_sweep)
+
+    sc = sub.add_parser("scorecard", help="regenerate book/scorecard.md from the chapters' claim checks")
+    sc.set_defaults(func=_cmd_scorecard)
 
     ex = sub.add_parser("execute", help="re-execute chapters in place to refresh their stored outputs")
     ex.add_argument("slugs", nargs="*", help="chapter slugs (default: all)")

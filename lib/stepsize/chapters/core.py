@@ -83,7 +83,10 @@ class Param:
                 value = text
         except ValueError:
             raise ParameterError(self._message(text)) from None
-        return self.check(value)
+        try:
+            return self.check(value)
+        except ParameterError:
+            raise ParameterError(self._message(text)) from None  # show what was typed
 
     def check(self, value: Any) -> Any:
         """Return ``value`` (ints widened to float for float parameters) or raise ParameterError."""

@@ -1,0 +1,136 @@
+"""The chapter registry agrees with the notebooks and the table of contents; bad input is refused."""
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from stepsize import chapters
+from stepsize.chapters import REPO_ROOT, ParameterError
+
+CHAPTERS = list(chapters.CHAPTERS.values())
+IDS = [c.slug for c in CHAPTERS]
+
+
+def _code_cells(ch):
+    nb = json.loads(ch.notebook.read_text())
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _parameters_cell(ch):
+    cells = [c for c in _code_cells(ch) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"{ch.path}: needs exactly one cell tagged 'parameters'"
+    return cells[0]
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_notebook_parameters_match_registry(ch):
+    src = "".join(_parameters_cell(ch)["source"])
+    found = {}
+    for node in ast.parse(src).body:
+        assert isinstance(node, ast.AnnAssign), f"{ch.path}: parameters cell holds only annotated literals"
+        name = node.target.id
+        assert node.annotation.id == ch.param(name).kind.__name__, f"{ch.path}: type of {name}"
+        found[name] = ast.literal_eval(node.value)
+        comment = src.splitlines()[node.lineno - 1].partition("#")[2].strip()
+        assert comment, f"{ch.path}: parameter {name} needs a '# help' comment"
+    assert found == ch.defaults()
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_notebook_validates_every_parameter_first(ch):
+    cells = _code_cells(ch)
+    i = next(k for k, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+    nxt = "".join(cells[i + 1]["source"])
+    call = next(n for n in ast.walk(ast.parse(nxt)) if isinstance(n, ast.Call)
+                and getattr(n.func, "id", getattr(n.func, "attr", "")) == "check_parameters")
+    assert ast.literal_eval(call.args[0]) == ch.slug
+    assert {k.arg for k in call.keywords} == {p.name for p in ch.params}
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_defaults_valid_and_overrides_differ(ch):
+    ch.validate(ch.defaults())
+    assert ch.test_overrides, f"{ch.slug}: needs test_overrides for the papermill re-run"
+    ch.validate(ch.test_overrides)
+    assert any(ch.defaults()[k] != v for k, v in ch.test_overrides.items())
+
+
+def _toc_files():
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        for c in part["chapters"]:
+            files.append(c["file"])
+            files += [s["file"] for s in c.get("sections", [])]
+    return files
+
+
+def test_every_chapter_is_in_the_toc_and_every_notebook_registered():
+    toc = set(_toc_files())
+    for ch in CHAPTERS:
+        assert ch.path.removesuffix(".ipynb") in toc, f"{ch.slug} missing from _toc.yml"
+    registered = {c.path for c in CHAPTERS}
+    for nb in (REPO_ROOT / "book").rglob("*.ipynb"):
+        if ".ipynb_checkpoints" in nb.parts:
+            continue
+        assert str(nb.relative_to(REPO_ROOT)) in registered, f"{nb} is not in the registry"
+
+
+def test_param_checks():
+    ch = chapters.get("nar-example1")
+    assert ch.param("delta").check(1) == 1.0 and isinstance(ch.param("delta").check(1), float)
+    for bad in (-1.0, 0.0, float("nan"), "0.5", True):
+        with pytest.raises(ParameterError, match="'delta' must be a number in \\(0, 100\\]"):
+            ch.validate({"delta": bad})
+    with pytest.raises(ParameterError, match="'n_init' must be an integer"):
+        ch.validate({"n_init": 2.5})
+    with pytest.raises(ParameterError, match="unknown parameter 'detla'"):
+        ch.validate({"detla": 0.1})
+    with pytest.raises(ParameterError, match="unknown chapter 'nope'"):
+        chapters.get("nope")
+
+
+def test_string_parameters_cannot_carry_code():
+    from stepsize.chapters.core import Param
+
+    p = Param("path", str, "", "a path")
+    assert p.check("data/mnist/train-images.idx3-ubyte") == "data/mnist/train-images.idx3-ubyte"
+    for bad in ('x"; import os; os.system("id"); "', "a\\", "a\nb", "it's"):
+        with pytest.raises(ParameterError, match="'path' must be text"):
+            p.check(bad)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "stepsize", *args], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "nar-example1", "-p", "delta", "-1"], "'delta' must be a number in (0, 100]; got '-1'"),
+        (["run", "nar-example1", "-p", "delta", "abc"], "'delta' must be a number in (0, 100]; got 'abc'"),
+        (["run", "nar-example1", "-p", "n_init", "1e3"], "'n_init' must be an integer"),
+        (["run", "nar-example1", "-p", "dleta", "0.1"], "unknown parameter 'dleta'"),
+        (["run", "no-such-chapter"], "unknown chapter 'no-such-chapter'; known chapters: nar-example1"),
+    ],
+)
+def test_cli_rejects_bad_input_before_any_kernel(args, needle, tmp_path):
+    r = _cli(*args, "--out", str(tmp_path))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert not any(tmp_path.iterdir()), "nothing may be executed for a bad call"
+
+
+def test_cli_list_shows_every_chapter_and_parameter():
+    r = _cli("list")
+    assert r.returncode == 0
+    for ch in CHAPTERS:
+        assert ch.slug in r.stdout
+        for p in ch.params:
+            assert f"{p.name}: {p.kind.__name__} = {p.default!r}" in r.stdout
