@@ -7,15 +7,21 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JB := $(VENV)/bin/jupyter-book
 
-.PHONY: env book test test-unit test-notebooks outputs bench clean
+.PHONY: env browser book test outputs scorecard bench clean
 
-env: $(STAMP)
+VENDOR := _vendor/mathjax/es5/tex-mml-chtml.js
+
+env: $(STAMP) $(VENDOR)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e .
 	@touch $(STAMP)
+
+# MathJax 3 for offline math, copied from the pinned django-static-mathjax wheel.
+$(VENDOR): $(STAMP)
+	$(PY) -m stepsize.vendor
 
 # Execute the chapters (jupyter-cache keyed on each notebook's code) and build the HTML.
 # The cache does not see changes in lib/, so it is dropped whenever lib/ changes.
@@ -27,12 +33,28 @@ book: env
 	@test -f _build/html/index.html
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
-test: env
-	$(PY) -m pytest -q
+# Unit tests, registry/CLI checks, papermill re-runs with other parameters, sweeps (local and Dask),
+# the scorecard, the book build with warnings as errors; then nbval: every stored output must
+# equal a fresh execution.
+test: env browser
+	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env book
+
+# Headless Chromium for the offline-reading test: installed from Debian's packages where we are
+# root; otherwise that test is skipped with a message.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Chromium (Debian package) for the browser test..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "Chromium is not installed and we are not root: the browser test will be skipped."; fi
 
 # Re-execute every chapter in place and store its outputs (what nbval compares against).
 outputs: env
 	$(PY) -m stepsize execute
+
+scorecard: env
+	$(PY) -m stepsize scorecard
 
 bench: env
 	$(PY) benchmarks/run.py

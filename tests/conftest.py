@@ -1,3 +1,8 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -18,3 +23,21 @@ def finite_diff(f, x, h=1e-6):
 @pytest.fixture
 def fd():
     return finite_diff
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """The book built from the stored outputs (execution off), Sphinx warnings as errors."""
+    from stepsize.chapters import REPO_ROOT
+
+    tmp = tmp_path_factory.mktemp("book")
+    config = (REPO_ROOT / "_config.yml").read_text()
+    config, n = re.subn(r"execute_notebooks: \w+", 'execute_notebooks: "off"', config)
+    assert n == 1
+    (tmp / "_config.yml").write_text(config)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    r = subprocess.run([str(jb), "build", str(REPO_ROOT), "--config", str(tmp / "_config.yml"),
+                        "--path-output", str(tmp), "-W", "-n", "--keep-going"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    return tmp / "_build" / "html"

@@ -1,29 +1,9 @@
 """The book builds with Sphinx warnings as errors, from the stored outputs (checked by nbval)."""
 
-import re
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from stepsize import chapters
 from stepsize.chapters import REPO_ROOT
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("book")
-    config = (REPO_ROOT / "_config.yml").read_text()
-    config, n = re.subn(r"execute_notebooks: \w+", 'execute_notebooks: "off"', config)
-    assert n == 1
-    (tmp / "_config.yml").write_text(config)
-    jb = Path(sys.executable).with_name("jupyter-book")
-    r = subprocess.run([str(jb), "build", str(REPO_ROOT), "--config", str(tmp / "_config.yml"),
-                        "--path-output", str(tmp), "-W", "-n", "--keep-going"],
-                       capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
-    return tmp / "_build" / "html"
 
 
 @pytest.mark.build
