@@ -134,3 +134,10 @@ def test_cli_list_shows_every_chapter_and_parameter():
         assert ch.slug in r.stdout
         for p in ch.params:
             assert f"{p.name}: {p.kind.__name__} = {p.default!r}" in r.stdout
+
+
+def test_intro_lists_every_chapter():
+    intro = (REPO_ROOT / "book" / "intro.md").read_text()
+    for ch in CHAPTERS:
+        link = ch.path.removeprefix("book/")
+        assert f"`{ch.slug}`" in intro and f"({link})" in intro, f"{ch.slug} missing from the intro's table"

@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 
 
-def execute_in_place(path: str | Path, timeout: int = 600, kernel: str = "python3") -> float:
+def execute_in_place(path: str | Path, timeout: int = 600, kernel: str = "python3", save: bool = True) -> float:
     """Execute a notebook in its own folder and save it with its outputs; return the seconds taken.
+
+    With ``save=False`` nothing is written (the benchmarks time chapters this way).
 
     ``record_timing=False`` keeps execution timestamps out of the cell metadata, so two
     executions of an unchanged chapter give byte-identical files (clean diffs).
@@ -22,6 +24,7 @@ def execute_in_place(path: str | Path, timeout: int = 600, kernel: str = "python
     t0 = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - t0
-    nb.metadata.pop("papermill", None)
-    nbformat.write(nb, path)
+    if save:
+        nb.metadata.pop("papermill", None)
+        nbformat.write(nb, path)
     return seconds

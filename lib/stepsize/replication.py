@@ -37,13 +37,15 @@ def rounded(value: Any, sig: int = 4) -> Any:
     return value
 
 
-def glue(name: str, value: Any, sig: int = 4) -> Any:
-    """Glue ``value`` (rounded, see :func:`rounded`) under ``name`` without displaying it."""
+def glue(name: str, value: Any, sig: int = 4) -> None:
+    """Glue ``value`` (rounded, see :func:`rounded`) under ``name`` without displaying it.
+
+    Returns None on purpose: nbval runs cells without storing history, and then IPython ignores a
+    trailing ``;``, so a returned value would appear as an output that nbval compares.
+    """
     from myst_nb import glue as _glue
 
-    v = rounded(value, sig)
-    _glue(name, v, display=False)
-    return v
+    _glue(name, rounded(value, sig), display=False)
 
 
 def verdict(passed: bool) -> str:
@@ -77,8 +79,9 @@ def claim_check(
     from IPython.display import Markdown
 
     status = verdict(bool(passed))
-    paper_v = glue(f"claim_{key}_paper", paper, sig)
-    repr_v = glue(f"claim_{key}_reproduced", reproduced, sig)
+    paper_v, repr_v = rounded(paper, sig), rounded(reproduced, sig)
+    glue(f"claim_{key}_paper", paper, sig)
+    glue(f"claim_{key}_reproduced", reproduced, sig)
     glue(f"claim_{key}_claim", claim)
     glue(f"claim_{key}_status", status)
     glue(f"claim_{key}_reason", reason)

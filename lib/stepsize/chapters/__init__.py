@@ -35,12 +35,13 @@ def get(slug: str) -> Chapter:
         raise ParameterError(f"unknown chapter '{slug}'; known chapters: {', '.join(CHAPTERS)}") from None
 
 
-def check_parameters(slug: str, **values: Any) -> dict[str, Any]:
+def check_parameters(slug: str, **values: Any) -> None:
     """Validate a notebook's parameters (call it in the cell after the ``parameters`` cell).
 
-    Raises ParameterError naming the parameter and its allowed range; returns the checked values.
+    Raises ParameterError naming the parameter and its allowed range. Returns None, so the call
+    leaves no output (nbval runs cells without history, where a trailing ``;`` is ignored).
     """
-    return get(slug).validate(values)
+    get(slug).validate(values)
 
 
 __all__ = ["CHAPTERS", "Chapter", "Param", "ParameterError", "REPO_ROOT", "check_parameters", "get"]

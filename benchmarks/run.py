@@ -1,0 +1,191 @@
+"""Benchmarks of the book (`make bench`): medians of repeats, side by side with the plain way.
+
+1. Nar & Sastry Figure 2 loop (1000 grid points, width 20, full-batch GD, sum of squares):
+   microseconds per run-step for (a) the obvious per-step numpy loop, (b) the lib, one run,
+   (c) the lib batched over 16 runs, (d) the same loop in PyTorch on the CPU if torch is installed.
+2. A basin map of L(x, y) = (1 - xy)^2 / 2: 10^6 initial points x 1000 GD steps with each point's
+   fate classified, the lib's vectorised path against a per-point Python loop (timed on a sample
+   and scaled to 10^6 points).
+3. Every chapter's execution time with its defaults, and the total.
+
+Writes benchmarks/results.md. Usage: python benchmarks/run.py [--repeats 5] [--skip-book]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def median_time(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; numpy {np.__version__}; "
+            f"{platform.system()} {platform.release()}")
+
+
+def bench_figure2(repeats: int, n_steps: int = 300) -> list[tuple[str, float | None, str]]:
+    from stepsize import relu
+
+    inst = relu.make_instances(list(range(16)), width=20, n_points=1000)
+    one = inst.row(0)
+    delta = 1e-4
+    rows = []
+
+    t, _ = median_time(lambda: relu.train_plain(one.w0[0], one.v0[0], inst.x, one.y[0], one.b[0], delta, n_steps),
+                       repeats)
+    plain = t / n_steps * 1e6
+    rows.append(("(a) plain per-step numpy loop, 1 run", plain, f"{n_steps} steps"))
+
+    t, _ = median_time(lambda: relu.train((one.w0, one.v0), inst.x, one.y, one.b, delta, n_steps, record=False),
+                       repeats)
+    rows.append(("(b) lib `relu.train`, 1 run", t / n_steps * 1e6, f"{n_steps} steps"))
+
+    t, _ = median_time(lambda: relu.train((inst.w0, inst.v0), inst.x, inst.y, inst.b, np.full(16, delta), n_steps,
+                                          record=False), repeats)
+    rows.append(("(c) lib `relu.train`, batched over 16 runs", t / (16 * n_steps) * 1e6, f"{n_steps} steps x 16 runs"))
+
+    try:
+        import torch
+    except ImportError:
+        rows.append(("(d) PyTorch on the CPU", None, "skipped: torch is not installed"))
+    else:
+        torch.set_num_threads(os.cpu_count() or 1)
+        x = torch.tensor(inst.x, dtype=torch.float64)
+        y = torch.tensor(one.y[0], dtype=torch.float64)
+        b = torch.tensor(one.b[0], dtype=torch.float64)
+
+        def torch_loop():
+            w = torch.tensor(one.w0[0], dtype=torch.float64)
+            v = torch.tensor(one.v0[0], dtype=torch.float64)
+            for _ in range(n_steps):
+                pre = x[:, None] * v - b
+                h = torch.relu(pre)
+                r = h @ w - y
+                gw = 2 * h.T @ r
+                gv = 2 * ((r[:, None] * (pre > 0) * w) * x[:, None]).sum(0)
+                w = w - delta * gw
+                v = v - delta * gv
+
+        t, _ = median_time(torch_loop, repeats)
+        rows.append(("(d) PyTorch on the CPU, 1 run", t / n_steps * 1e6, f"{n_steps} steps, torch {torch.__version__}"))
+    return rows
+
+
+def bench_basin(repeats: int, n_points: int = 10**6, n_steps: int = 1000, sample: int = 300) -> list[tuple]:
+    from stepsize import toy
+
+    side = int(round(np.sqrt(n_points)))
+    g = np.linspace(-3.0, 3.0, side)
+    X, Y = np.meshgrid(g, g)
+    x0, y0 = X.ravel(), Y.ravel()
+    eta = 0.4
+    t_vec, _ = median_time(lambda: toy.fates(x0, y0, eta, n_steps), repeats, warmup=0)
+    rng = np.random.default_rng(0)
+    idx = rng.choice(x0.size, size=sample, replace=False)
+
+    def plain():
+        for i in idx:
+            toy.fate_plain(float(x0[i]), float(y0[i]), eta, n_steps)
+
+    t_s, _ = median_time(plain, max(1, repeats // 2), warmup=0)
+    t_plain = t_s / sample * x0.size
+    return [(f"lib `toy.fates`, {x0.size:.0e} points", t_vec),
+            (f"per-point Python loop `toy.fate_plain` (sample of {sample}, scaled)", t_plain),
+            ("speed-up", t_plain / t_vec)]
+
+
+def bench_book() -> list[tuple[str, float]]:
+    from stepsize import chapters
+    from stepsize.notebooks import execute_in_place
+
+    rows = []
+    for slug, ch in chapters.CHAPTERS.items():
+        rows.append((slug, execute_in_place(ch.notebook, save=False)))
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--skip-book", action="store_true")
+    args = ap.parse_args(argv)
+    if args.repeats < 1:
+        ap.error("--repeats must be >= 1")
+
+    out = ["# Benchmarks", "", f"Machine: {machine()}.", "",
+           f"Generated by `make bench` (`benchmarks/run.py`); times are medians of {args.repeats} repeats "
+           "after one warm-up unless stated.", ""]
+
+    fig2 = bench_figure2(args.repeats)
+    plain = fig2[0][1]
+    out += ["## 1. Figure 2 loop (Nar & Sastry): microseconds per run-step", "",
+            "| implementation | µs per run-step | × plain | note |", "|---|---|---|---|"]
+    for name, us, note in fig2:
+        if us is None:
+            out.append(f"| {name} | – | – | {note} |")
+        else:
+            out.append(f"| {name} | {us:.1f} | {plain / us:.1f} | {note} |")
+    batched = fig2[2][1]
+    torch_row = fig2[3][1]
+    verdict = (f"Target (c) ≤ 40 µs and ≥ 5× (a): {'met' if batched <= 40 and plain / batched >= 5 else 'not met'}"
+               f" ({batched:.1f} µs, {plain / batched:.1f}×)")
+    if torch_row is not None:
+        verdict += f"; ≥ 6× (d): {'met' if torch_row / batched >= 6 else 'not met'} ({torch_row / batched:.1f}×)"
+    out += ["", verdict + ".", ""]
+    print("\n".join(out[-len(fig2) - 6:]))
+
+    basin = bench_basin(max(1, min(args.repeats, 3)))
+    t_vec, t_plain, speed = basin[0][1], basin[1][1], basin[2][1]
+    out += ["## 2. Basin map of the toy loss (10⁶ points × 1000 steps, fates classified)", "",
+            "| implementation | seconds |", "|---|---|",
+            f"| {basin[0][0]} | {t_vec:.2f} |", f"| {basin[1][0]} | {t_plain:.0f} |", "",
+            f"Speed-up {speed:.0f}×. Target under 3 s and ≥ 100×: "
+            f"{'met' if t_vec < 3 and speed >= 100 else 'not met'}. (Median of {max(1, min(args.repeats, 3))} "
+            "runs of the full map, no warm-up; the loop's median of fewer runs on its sample.)", ""]
+    print("\n".join(out[-8:]))
+
+    if not args.skip_book:
+        book = bench_book()
+        total = sum(t for _, t in book)
+        out += ["## 3. Chapters with their defaults (one execution each, kernel start included)", "",
+                "| chapter | seconds | limit |", "|---|---|---|"]
+        for slug, t in book:
+            limit = 30 if slug == "craciun-digits" else (20 if slug.startswith("nguegnang") else 15)
+            out.append(f"| {slug} | {t:.1f} | {limit}{'' if t < limit else ' — over'} |")
+        out += ["", f"Total {total:.0f} s (target under 120 s: {'met' if total < 120 else 'not met'}).", ""]
+        print("\n".join(out[-len(book) - 6:]))
+
+    (HERE / "results.md").write_text("\n".join(out))
+    print(f"wrote {HERE / 'results.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
