@@ -88,3 +88,61 @@ def corollary1_bound(depth: int | np.ndarray, rho: float | np.ndarray) -> float 
         raise ValueError("need depth >= 1 and rho > 0")
     out = 2.0 / (L * r ** (2.0 * (L - 1.0) / L))
     return float(out) if out.ndim == 0 else out
+
+
+# --- Theorem 1 and Corollary 2 ---
+def theorem1_curvature(Ws: list[np.ndarray]) -> np.ndarray:
+    """Denominator of Nar & Sastry's Theorem 1, eq. (3), per run (shape ``(B,)``):
+    ``sum_{j=1}^L ||p_{j+1}||^2 ||q_{j-1}||^2`` with ``p_j^T = u^T W_L ... W_j``,
+    ``q_j = W_j ... W_1 v``, ``p_{L+1} = u``, ``q_0 = v``, and ``(u, v)`` the top singular pair of the
+    product ``W_L ... W_1``. A lower bound on the Hessian's ``lambda_max`` at a solution (Lemma 2).
+
+    ``Ws = [W_1, ..., W_L]``, each of shape ``(B, d_j, d_{j-1})``.
+    """
+    P = Ws[0]
+    for W in Ws[1:]:
+        P = W @ P
+    U, _, Vt = np.linalg.svd(P)
+    u, v = U[:, :, 0], Vt[:, 0, :]                      # (B, d_L), (B, d_0)
+    L = len(Ws)
+    q = [v]                                              # q_0, ..., q_{L-1}
+    for j in range(L - 1):
+        q.append(np.einsum("bij,bj->bi", Ws[j], q[-1]))
+    p = [u]                                              # p_{L+1}, p_L, ..., p_2
+    for j in range(L - 1, 0, -1):
+        p.append(np.einsum("bi,bij->bj", p[-1], Ws[j]))
+    p = p[::-1]                                          # p[j-1] = p_{j+1}, j = 1..L
+    return sum(np.sum(p[j] ** 2, axis=1) * np.sum(q[j] ** 2, axis=1) for j in range(L))
+
+
+def theorem1_bound(Ws: list[np.ndarray]) -> np.ndarray:
+    """Nar & Sastry, Theorem 1 (eq. (3)): GD (random initialisation) can converge to the solution
+    ``Ws`` only if ``delta <= 2 / sum_j ||p_{j+1}||^2 ||q_{j-1}||^2`` (see :func:`theorem1_curvature`).
+
+    Since the denominator is at most ``lambda_max`` of the Hessian, the bound is never smaller than
+    the local stability limit ``2 / lambda_max``; it equals it at balanced solutions.
+    """
+    return 2.0 / theorem1_curvature(Ws)
+
+
+def corollary2_certificate(depth: int | np.ndarray, delta: float | np.ndarray) -> float | np.ndarray:
+    """Nar & Sastry, Corollary 2: if GD with step ``delta`` converged (random initialisation) to
+    ``R_hat = W_L ... W_1``, then ``sigma_max(R_hat) <= (2 / (L delta))^{L / (2L - 2)}``
+    (eq. (4) solved for ``rho``). Needs ``L >= 2`` (for ``L = 1`` there is no constraint).
+    """
+    L = np.asarray(depth, dtype=float)
+    d = np.asarray(delta, dtype=float)
+    if np.any(L < 2) or np.any(d <= 0):
+        raise ValueError("need depth >= 2 and delta > 0")
+    out = (2.0 / (L * d)) ** (L / (2.0 * L - 2.0))
+    return float(out) if out.ndim == 0 else out
+
+
+def corollary1_max_depth(delta: float, rho: float, max_depth: int = 1000) -> int:
+    """Largest depth ``L <= max_depth`` with ``delta <= 2 / (L rho^{2(L-1)/L})`` (Corollary 1),
+    i.e. the deepest network GD with step ``delta`` can still fit ``R`` with ``sigma_max(R) = rho``;
+    0 if none. For ``rho >= 1`` the bound decreases in ``L``, so every shallower depth also fits.
+    """
+    Ls = np.arange(1, max_depth + 1)
+    ok = delta <= corollary1_bound(Ls, rho)
+    return int(Ls[ok].max()) if ok.any() else 0

@@ -34,7 +34,7 @@ def execute_chapter(ch: Chapter, params: dict[str, Any], out: Path, kernel: str 
     from .replication import glued_values
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
+    tmp = out.with_name(out.stem + ".partial.ipynb")
     pm.execute_notebook(
         str(ch.notebook),
         str(tmp),

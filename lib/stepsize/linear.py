@@ -197,3 +197,182 @@ def dense_hessian(Ws: Weights, prob: LinearProblem) -> np.ndarray:
         e[:, i] = 1.0
         H[:, :, i] = pack(hvp(Ws, prob, unpack(e, shapes)))
     return H
+
+
+# --- Constructors (Nar & Sastry Sec. 2) ---
+# Solutions of W_L ... W_1 = R (balanced, rescaled, random), random initialisations, and a batched
+# GD runner that classifies each run as a global optimum, something else, or diverged.
+
+
+def _random_orthogonal(rng: np.random.Generator, B: int, k: int) -> np.ndarray:
+    """``B`` Haar-random orthogonal ``k x k`` matrices (QR of a Gaussian matrix, signs fixed)."""
+    Q, Rr = np.linalg.qr(rng.standard_normal((B, k, k)))
+    return Q * np.sign(np.diagonal(Rr, axis1=1, axis2=2))[:, None, :]
+
+
+def balanced_solution(R: np.ndarray, depth: int, B: int = 1,
+                      rng: np.random.Generator | None = None) -> Weights:
+    """A balanced factorisation ``W_L ... W_1 = R``: every layer has the singular values ``S^{1/L}``.
+
+    With the thin SVD ``R = U S V^T`` (``k = min(m, n)`` singular values) and orthogonal ``Q_j``
+    (identities, or Haar-random per run when ``rng`` is given):
+    ``W_1 = Q_1 S^{1/L} V^T``, ``W_j = Q_j S^{1/L} Q_{j-1}^T``, ``W_L = U S^{1/L} Q_{L-1}^T``.
+    Then ``W_{j+1}^T W_{j+1} = W_j W_j^T``; these solutions attain Corollary 1 (Nar & Sastry eq. (4)).
+    Hidden widths are ``k``. Returns ``B`` copies, shapes ``(B, d_j, d_{j-1})``.
+    """
+    R = np.asarray(R, dtype=float)
+    if depth < 1:
+        raise ValueError("depth must be >= 1")
+    U, s, Vt = np.linalg.svd(R, full_matrices=False)
+    k = s.size
+    S = np.diag(s ** (1.0 / depth))
+    if rng is None:
+        Q = [np.broadcast_to(np.eye(k), (B, k, k)) for _ in range(depth - 1)]
+    else:
+        Q = [_random_orthogonal(rng, B, k) for _ in range(depth - 1)]
+    if depth == 1:
+        return [np.broadcast_to(R, (B,) + R.shape).copy()]
+    Ws = [Q[0] @ (S @ Vt)]
+    for j in range(1, depth - 1):
+        Ws.append(Q[j] @ S @ np.swapaxes(Q[j - 1], 1, 2))
+    Ws.append((U @ S) @ np.swapaxes(Q[-1], 1, 2))
+    return [np.ascontiguousarray(np.broadcast_to(W, (B,) + W.shape[-2:])) for W in Ws]
+
+
+def rescaled(Ws: Weights, c: np.ndarray) -> Weights:
+    """The solution ``(c_1 W_1, ..., c_L W_L)`` with ``prod_j c_j = 1`` (same product, Nar & Sastry Sec. 2).
+
+    ``c`` has shape ``(L,)`` (one rescaling for all runs) or ``(B, L)`` (one per run).
+    """
+    c = np.asarray(c, dtype=float)
+    if c.shape[-1] != len(Ws):
+        raise ValueError("need one factor per layer")
+    if not np.allclose(np.prod(c, axis=-1), 1.0, rtol=1e-9):
+        raise ValueError("the factors must multiply to 1")
+    cb = np.broadcast_to(c, (Ws[0].shape[0], len(Ws)))
+    return [cb[:, j, None, None] * W for j, W in enumerate(Ws)]
+
+
+def opposite_scaling(depth: int, c: float | np.ndarray) -> np.ndarray:
+    """Rescaling factors ``(c, 1/c, 1, ..., 1)``: layer 1 amplified, layer 2 attenuated.
+
+    ``c`` may be an array (one rescaling per run): the result then has shape ``(len(c), L)``.
+    """
+    if depth < 2:
+        raise ValueError("depth must be >= 2")
+    scalar = np.ndim(c) == 0
+    c = np.atleast_1d(np.asarray(c, dtype=float))
+    out = np.ones((c.size, depth))
+    out[:, 0] = c
+    out[:, 1] = 1.0 / c
+    return out[0] if scalar else out
+
+
+def random_solution(R: np.ndarray, depth: int, B: int, rng: np.random.Generator,
+                    scale: float = 1.0) -> Weights:
+    """Random solutions of ``W_L ... W_1 = R`` (square ``R``): ``W_2, ..., W_L`` Gaussian with
+    entries ``N(0, scale^2 / n)``, and ``W_1 = (W_L ... W_2)^{-1} R``.
+    """
+    R = np.asarray(R, dtype=float)
+    n = R.shape[0]
+    if R.shape != (n, n) or depth < 2:
+        raise ValueError("need a square R and depth >= 2")
+    upper = [rng.standard_normal((B, n, n)) * (scale / np.sqrt(n)) for _ in range(depth - 1)]
+    top = product(upper)
+    W1 = np.linalg.solve(top, np.broadcast_to(R, (B, n, n)))
+    return [W1] + upper
+
+
+def random_init(rng: np.random.Generator, B: int, dims: tuple[int, ...] | list[int],
+                scale: float = 1.0) -> Weights:
+    """``B`` Gaussian initialisations for layer widths ``dims = (d_0, ..., d_L)``:
+    ``W_j`` has entries ``N(0, scale^2 / d_{j-1})`` (so ``E||W_j x||^2 = scale^2 ||x||^2``).
+    """
+    return [rng.standard_normal((B, dims[j + 1], dims[j])) * (scale / np.sqrt(dims[j]))
+            for j in range(len(dims) - 1)]
+
+
+def layer_shapes(dims: tuple[int, ...] | list[int]) -> list[tuple[int, int]]:
+    """Layer shapes ``[(d_1, d_0), ..., (d_L, d_{L-1})]`` for widths ``(d_0, ..., d_L)``."""
+    return [(int(dims[j + 1]), int(dims[j])) for j in range(len(dims) - 1)]
+
+
+class Outcome:
+    """Codes of :class:`LinearRuns.outcome`."""
+
+    GLOBAL = 0    # converged (period-1) with loss <= optimum + tol
+    OTHER = 1     # converged elsewhere, periodic, or still moving after the budget
+    DIVERGED = 2  # left the blowup ball or overflowed
+    NAMES = ("global optimum", "other", "diverged")
+
+
+@dataclass(frozen=True)
+class LinearRuns:
+    """Classified GD runs on a deep linear network (one entry per run).
+
+    ``outcome``: :class:`Outcome` codes; ``loss``: final loss (``inf`` if diverged);
+    ``final``: the last weights (NaN for diverged runs); ``fates``: the underlying
+    :class:`stepsize.dynamics.Fates`.
+    """
+
+    outcome: np.ndarray
+    loss: np.ndarray
+    final: Weights
+    fates: object
+
+    def share(self, code: int) -> float:
+        """Share of the runs with this outcome code."""
+        return float(np.mean(self.outcome == code))
+
+
+def run_gd(Ws: Weights, prob: LinearProblem, delta: float | np.ndarray, n_steps: int, *,
+           optimum_loss: float = 0.0, tol_loss: float = 1e-10, tol_step: float = 1e-9,
+           blowup: float = 1e6, check_every: int = 250) -> LinearRuns:
+    """Run GD ``W_j <- W_j - delta grad_j`` from every network in the batch and classify the runs.
+
+    ``delta`` is a number or one step size per run, shape ``(B,)``. Classification by
+    :func:`stepsize.dynamics.classify` on the packed parameters (period-1 test with relative
+    tolerance ``tol_step``; divergence = leaving the ball of radius ``blowup``), then
+    ``GLOBAL`` = converged with ``loss <= optimum_loss + tol_loss``; ``DIVERGED``; else ``OTHER``.
+
+    Early stop: every ``check_every`` steps, if every run has either diverged or moves by less than
+    ``tol_step / 10`` (relative) per step, the remaining budget is skipped (such runs would be
+    classified the same way after it). ``check_every=0`` always runs the full budget.
+    """
+    from .dynamics import Fate, classify, iterate
+
+    shapes = shapes_of(Ws)
+    step = lambda x: pack(gd_step(unpack(x, shapes), prob, delta))  # noqa: E731
+    x = pack(Ws)
+    done = 0
+    chunk = check_every if check_every > 0 else n_steps
+    while done < n_steps:
+        k = min(chunk, n_steps - done)
+        x, _ = iterate(step, x, k, blowup=blowup)  # diverged runs are NaN from then on
+        done += k
+        if check_every > 0 and done < n_steps:
+            with np.errstate(over="ignore", invalid="ignore"):
+                gap = np.linalg.norm(step(x) - x, axis=1) / (1.0 + np.linalg.norm(x, axis=1))
+            if np.all(np.isnan(gap) | (gap <= 0.1 * tol_step)):
+                break
+    fates = classify(step, x, 0, max_period=2, tol=tol_step, blowup=blowup)
+    final = unpack(fates.final, shapes)
+    diverged = fates.mask(Fate.DIVERGED)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lo = loss(final, prob)
+    lo = np.where(diverged | ~np.isfinite(lo), np.inf, lo)
+    outcome = np.full(lo.shape, Outcome.OTHER, dtype=np.int8)
+    outcome[fates.mask(Fate.CONVERGED) & (lo <= optimum_loss + tol_loss)] = Outcome.GLOBAL
+    outcome[diverged] = Outcome.DIVERGED
+    return LinearRuns(outcome=outcome, loss=lo, final=final, fates=fates)
+
+
+def scaled_step(delta: float | np.ndarray, rho: float | np.ndarray, depth: int) -> float | np.ndarray:
+    """Step size that makes GD on ``1/2 ||R0 - W_L ... W_1||^2`` an exact rescaled copy of GD on
+    ``1/2 ||rho R0 - W_L ... W_1||^2`` with step ``delta``: ``delta * rho^{2(L-1)/L}``.
+
+    With ``W_j = rho^{1/L} W'_j`` the gradient in ``W'_j`` picks up ``rho^{2 - 1/L}`` and the update of
+    ``W_j`` is ``rho^{1/L}`` times that of ``W'_j`` exactly when the step is rescaled this way
+    (the scaling symmetry behind Corollary 1's dependence on ``rho``).
+    """
+    return np.asarray(delta, dtype=float) * np.asarray(rho, dtype=float) ** (2.0 * (depth - 1) / depth)

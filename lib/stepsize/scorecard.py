@@ -36,6 +36,8 @@ def collect() -> list[dict[str, Any]]:
     """One row per claim check of every registered chapter, in reading order."""
     rows = []
     for ch in chapters.CHAPTERS.values():
+        if not ch.notebook.exists():  # a chapter being written; the registry tests flag it
+            continue
         for c in claims_of(glued_values(ch.notebook)):
             rows.append({"slug": ch.slug, "path": ch.path, "title": ch.title,
                          "paper_name": PAPERS.get(ch.part, ch.part), **c})

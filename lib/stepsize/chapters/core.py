@@ -52,7 +52,7 @@ class Param:
         if self.kind is bool:
             return "true or false"
         if self.kind is str:
-            return "text made of letters, digits and _ . / ~ + = : , - or space"
+            return self.rule_text or "text made of letters, digits and _ . / ~ + = : , - or space"
         noun = {float: "a number", int: "an integer"}[self.kind]
         if self.rule_text:
             noun = self.rule_text

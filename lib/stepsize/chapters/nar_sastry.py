@@ -32,8 +32,8 @@ CHAPTERS = (
         part="nar-sastry",
         params=(
             Param("delta", float, 0.3, "step size", low=0.0, high=1.0, low_open=True),
-            Param("n_init", int, 2000, "number of random initial points in [0, 3]", low=1, high=10**6),
-            Param("n_steps", int, 3000, "GD steps before classifying each run", low=10, high=10**6),
+            Param("n_init", int, 2000, "number of random initial points in [0, 3]", low=1, high=10**5),
+            Param("n_steps", int, 3000, "GD steps before classifying each run", low=10, high=10**5),
             SEED,
         ),
         test_overrides={"delta": 0.15, "n_init": 500},
@@ -46,7 +46,7 @@ CHAPTERS = (
         params=(
             Param("p", int, 4, "exponent of f(x) = x^p / p", low=4, high=20,
                   rule=_even_above_2, rule_text="an even integer"),
-            Param("delta", float, 0.1, "step size", low=0.0, high=10.0, low_open=True),
+            Param("delta", float, 0.1, "step size", low=1e-6, high=10.0),
             SEED,
         ),
         test_overrides={"p": 6, "delta": 0.5},

@@ -1,0 +1,46 @@
+"""Chapters on two-layer ReLU networks: Nar & Sastry (2018), Section 4 (Theorem 4, Figure 2)."""
+
+from __future__ import annotations
+
+from .core import Chapter, Param
+
+_SEED = Param("seed", int, 0, "first seed of the searched instances (seed, seed + 1, ...)",
+              low=0, high=2**32 - 1000)
+_WIDTH = Param("width", int, 20, "number of hidden ReLU units", low=1, high=200)
+_N_INST = Param("n_instances", int, 8, "number of random instances searched in one batch",
+                low=1, high=512)
+
+CHAPTERS = (
+    Chapter(
+        slug="nar-theorem4",
+        path="book/nar-sastry/theorem4.ipynb",
+        title="Theorem 4: a ReLU network that will not settle",
+        part="nar-sastry",
+        params=(
+            Param("delta_small", float, 1e-4, "the step size that converges in Figure 2",
+                  low=0.0, high=1e-2, low_open=True),
+            Param("delta_large", float, 3e-4, "the step size that oscillates in Figure 2 (> delta_small)",
+                  low=0.0, high=1e-2, low_open=True),
+            Param("n_steps", int, 5000, "full-batch GD steps per run (the paper: 20001)", low=3, high=200000),
+            _WIDTH,
+            _SEED,
+            _N_INST,
+        ),
+        test_overrides={"n_steps": 2001, "seed": 8, "n_instances": 4, "width": 16},
+    ),
+    Chapter(
+        slug="nar-periodic-orbit",
+        path="book/nar-sastry/periodic-orbit.ipynb",
+        title="Is the oscillation a true orbit?",
+        part="nar-sastry",
+        params=(
+            Param("delta", float, 3e-4, "the large step size of Figure 2", low=0.0, high=1e-2, low_open=True),
+            Param("n_steps", int, 4000, "full-batch GD steps per run before the orbit is computed",
+                  low=10, high=200000),
+            _WIDTH,
+            _SEED,
+            _N_INST,
+        ),
+        test_overrides={"n_steps": 3000, "seed": 6, "n_instances": 3},
+    ),
+)
