@@ -141,3 +141,15 @@ def test_intro_lists_every_chapter():
     for ch in CHAPTERS:
         link = ch.path.removeprefix("book/")
         assert f"`{ch.slug}`" in intro and f"({link})" in intro, f"{ch.slug} missing from the intro's table"
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
+def test_stored_outputs_hold_no_warnings_errors_or_paths(ch):
+    import re
+
+    for cell in _code_cells(ch):
+        for o in cell.get("outputs", []):
+            assert o["output_type"] != "error", f"{ch.path}: a stored output is an error"
+            text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            assert "Warning" not in text, f"{ch.path}: a warning leaked into the stored output: {text[:200]}"
+            assert not re.search(r"0x[0-9a-f]{6,}|/work/|/tmp/|/home/|/root/", text), f"{ch.path}: address or path"
