@@ -171,3 +171,7 @@ class Chapter:
                 msg = str(e)
                 raise ParameterError(msg if msg.startswith(self.slug) else f"{self.slug}: {msg}") from None
         return out
+
+
+#: The seed parameter most chapters share.
+SEED = Param("seed", int, 0, "seed of numpy.random.default_rng", low=0, high=2**32 - 1)

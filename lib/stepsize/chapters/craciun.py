@@ -3,9 +3,8 @@ for Large Learning Rates*."""
 
 from __future__ import annotations
 
-from .core import Chapter, Param
+from .core import Chapter, Param, SEED
 
-SEED = Param("seed", int, 0, "seed of numpy.random.default_rng", low=0, high=2**32 - 1)
 
 CHAPTERS = (
     Chapter(

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from .core import Chapter, Param
+from .core import Chapter, Param, SEED
 
-SEED = Param("seed", int, 0, "seed of numpy.random.default_rng", low=0, high=2**32 - 1)
 DEPTH = Param("depth", int, 4, "number of layers L", low=2, high=12)
 DIM = Param("dim", int, 4, "size n of the square matrices", low=1, high=12)
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from .core import Chapter, Param
+from .core import Chapter, Param, SEED
 
-SEED = Param("seed", int, 0, "seed of numpy.random.default_rng", low=0, high=2**32 - 1)
 
 
 def _even_above_2(p: int) -> bool:

@@ -3,9 +3,8 @@ learning linear neural networks* (deep linear networks with balanced initialisat
 
 from __future__ import annotations
 
-from .core import Chapter, Param
+from .core import Chapter, Param, SEED
 
-SEED = Param("seed", int, 0, "seed of numpy.random.default_rng", low=0, high=2**32 - 1)
 PRESET = Param("preset", str, "quick", "problem sizes: quick (small, default) or paper (d 70, rank 25, slow)",
                choices=("quick", "paper"))
 
