@@ -51,3 +51,13 @@ def test_plain_papermill_bad_value_stops_in_first_cell(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="'delta' must be a number in"):
         pm.execute_notebook(str(ch.notebook), str(tmp_path / "out.ipynb"), parameters={"delta": "abc"},
                             cwd=str(ch.notebook.parent), kernel_name="python3", progress_bar=False)
+
+
+@pytest.mark.notebooks
+def test_plain_papermill_broken_rule_stops_in_first_cell(tmp_path):
+    import papermill as pm
+
+    ch = chapters.get("nar-theorem3")
+    with pytest.raises(pm.PapermillExecutionError, match="must satisfy n_negative < dim"):
+        pm.execute_notebook(str(ch.notebook), str(tmp_path / "out.ipynb"), parameters={"dim": 3, "n_negative": 3},
+                            cwd=str(ch.notebook.parent), kernel_name="python3", progress_bar=False)

@@ -2,6 +2,7 @@
 
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -94,6 +95,34 @@ def test_param_checks():
         chapters.get("nope")
 
 
+def test_rules_tie_parameters_together():
+    th3 = chapters.get("nar-theorem3")
+    assert th3.rules, "nar-theorem3 needs its n_negative < dim rule"
+    # each value alone is in range, the pair is not
+    values = {**th3.defaults(), "dim": 3, "n_negative": 3}
+    assert th3.param("dim").check(3) == 3 and th3.param("n_negative").check(3) == 3
+    with pytest.raises(ParameterError, match=re.escape(
+            "nar-theorem3: parameters 'n_negative' and 'dim' must satisfy n_negative < dim "
+            "(R needs a positive eigenvalue); got n_negative=3, dim=3")):
+        th3.validate(values)
+    with pytest.raises(ParameterError, match="n_negative < dim"):
+        th3.parse([("dim", "2")])  # the default n_negative = 2 then breaks the rule
+    assert th3.parse([("dim", "2"), ("n_negative", "1")]) == {"dim": 2, "n_negative": 1}
+    assert th3.parse([("dim", "2")], rules=False) == {"dim": 2}
+    gm = chapters.get("nguegnang-global-minimum")
+    with pytest.raises(ParameterError, match="hidden < d"):
+        gm.validate({**gm.defaults(), "hidden": 6, "d": 6})
+
+
+def test_sweep_checks_rules_on_every_combination():
+    from stepsize import sweep
+
+    ch = chapters.get("nar-theorem3")
+    assert len(sweep.parse_grid(ch, [("dim", "3,4"), ("n_negative", "1,2")], seeds=1)) == 4
+    with pytest.raises(ParameterError, match="got n_negative=3, dim=3"):
+        sweep.parse_grid(ch, [("dim", "3,4"), ("n_negative", "1,3")], seeds=1)
+
+
 def test_string_parameters_cannot_carry_code():
     from stepsize.chapters.core import Param
 
@@ -117,6 +146,13 @@ def _cli(*args):
         (["run", "nar-example1", "-p", "n_init", "1e3"], "'n_init' must be an integer"),
         (["run", "nar-example1", "-p", "dleta", "0.1"], "unknown parameter 'dleta'"),
         (["run", "no-such-chapter"], "unknown chapter 'no-such-chapter'; known chapters: nar-example1"),
+        (["run", "nar-theorem3", "-p", "n_negative", "4"],
+         "nar-theorem3: parameters 'n_negative' and 'dim' must satisfy n_negative < dim"),
+        (["run", "nar-theorem4", "-p", "delta_small", "5e-4"],
+         "parameters 'delta_small' and 'delta_large' must satisfy delta_small < delta_large; "
+         "got delta_small=0.0005, delta_large=0.0003"),
+        (["sweep", "craciun-linear", "-p", "dim", "4,8", "-p", "n_samples", "6"],
+         "'n_samples' and 'dim' must satisfy n_samples >= dim"),
     ],
 )
 def test_cli_rejects_bad_input_before_any_kernel(args, needle, tmp_path):

@@ -53,6 +53,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{ch.slug}  ({ch.path})  {ch.title}")
         for p in ch.params:
             print(f"    {p.name}: {p.kind.__name__} = {p.default!r}  -- {p.help}; {p.allowed()}")
+        for r in ch.rules:
+            print(f"    and {r.text}")
     return 0
 
 

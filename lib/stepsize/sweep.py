@@ -56,7 +56,7 @@ def parse_grid(ch: Chapter, specs: list[tuple[str, str]], seeds: int) -> list[Ru
         texts = [v for v in values.split(",")]
         if not texts or any(t.strip() == "" for t in texts):
             raise ParameterError(f"{ch.slug}: parameter '{name}' needs a comma-separated list of values; got {values!r}")
-        grid[name] = [ch.parse([(name, t)])[name] for t in texts]
+        grid[name] = [ch.parse([(name, t)], rules=False)[name] for t in texts]
     if seeds < 1:
         raise ParameterError(f"{ch.slug}: --seeds must be an integer >= 1; got {seeds}")
     if seeds > 1:
@@ -67,6 +67,7 @@ def parse_grid(ch: Chapter, specs: list[tuple[str, str]], seeds: int) -> list[Ru
     names = list(grid)
     runs = []
     for combo in itertools.product(*(grid[n] for n in names)):
+        ch.check_rules(dict(zip(names, combo)))  # every combination, before any run starts
         runs.append(Run(ch.slug, tuple(zip(names, combo))))
     return runs
 

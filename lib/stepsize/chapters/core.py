@@ -118,6 +118,27 @@ class Param:
         return f"parameter '{self.name}' must be {self.allowed()}; got {got!r}"
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A condition that ties several parameters of one chapter together, e.g. ``n_negative < dim``.
+
+    ``test`` receives the values of ``names`` (in that order) and returns True when they fit;
+    ``text`` states the condition for the error message.
+    """
+
+    names: tuple[str, ...]
+    test: Callable[..., bool] = field(compare=False)
+    text: str
+
+    def check(self, slug: str, values: dict[str, Any]) -> None:
+        """Raise ParameterError when the rule fails on ``values`` (which must hold every name)."""
+        got = [values[n] for n in self.names]
+        if not self.test(*got):
+            shown = ", ".join(f"{n}={v!r}" for n, v in zip(self.names, got))
+            names = " and ".join(f"'{n}'" for n in self.names)
+            raise ParameterError(f"{slug}: parameters {names} must satisfy {self.text}; got {shown}")
+
+
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
@@ -127,7 +148,8 @@ class Chapter:
     """A chapter: its slug, notebook path (relative to the repository root) and parameters.
 
     ``test_overrides`` are non-default parameter values that ``make test`` runs the chapter with
-    (through papermill), to show that a re-run with other values works.
+    (through papermill), to show that a re-run with other values works. ``rules`` are conditions
+    across parameters, checked on the full set of values (defaults filled in) before any run.
     """
 
     slug: str
@@ -136,6 +158,7 @@ class Chapter:
     part: str
     params: tuple[Param, ...]
     test_overrides: dict[str, Any] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
 
     @property
     def notebook(self) -> Path:
@@ -152,17 +175,34 @@ class Chapter:
         return {p.name: p.default for p in self.params}
 
     def validate(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Check typed values (as a notebook sees them); return them, ints widened where float."""
+        """Check typed values (as a notebook sees them); return them, ints widened where float.
+
+        Each value is checked against its parameter, then every :class:`Rule` whose parameters
+        are all in ``values`` (a notebook passes all of them).
+        """
         out = {}
         for name, value in values.items():
             try:
                 out[name] = self.param(name).check(value)
             except ParameterError as e:
                 raise ParameterError(f"{self.slug}: {e}") from None
+        for rule in self.rules:
+            if all(n in out for n in rule.names):
+                rule.check(self.slug, out)
         return out
 
-    def parse(self, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-        """Parse ``(name, text)`` pairs from the command line into checked, typed values."""
+    def check_rules(self, overrides: dict[str, Any]) -> None:
+        """Check the :attr:`rules` on the defaults updated with ``overrides`` (already-checked values)."""
+        full = {**self.defaults(), **overrides}
+        for rule in self.rules:
+            rule.check(self.slug, full)
+
+    def parse(self, pairs: list[tuple[str, str]], *, rules: bool = True) -> dict[str, Any]:
+        """Parse ``(name, text)`` pairs from the command line into checked, typed values.
+
+        With ``rules`` (the default) the cross-parameter :attr:`rules` are checked too, with the
+        defaults standing in for the parameters not given.
+        """
         out = {}
         for name, text in pairs:
             try:
@@ -170,6 +210,8 @@ class Chapter:
             except ParameterError as e:
                 msg = str(e)
                 raise ParameterError(msg if msg.startswith(self.slug) else f"{self.slug}: {msg}") from None
+        if rules:
+            self.check_rules(out)
         return out
 
 

@@ -3,7 +3,7 @@ for Large Learning Rates*."""
 
 from __future__ import annotations
 
-from .core import Chapter, Param, SEED
+from .core import Chapter, Param, Rule, SEED
 
 
 CHAPTERS = (
@@ -66,6 +66,8 @@ CHAPTERS += (
             SEED,
         ),
         test_overrides={"depth": 2, "dim": 3, "s_top": 1.5, "n_runs": 10, "n_eta": 11},
+        rules=(Rule(("n_samples", "dim"), lambda m, n: m >= n,
+                    "n_samples >= dim (X X^T = I needs dim independent samples)"),),
     ),
 )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .core import Chapter, Param, SEED
+from .core import Chapter, Param, Rule, SEED
 
 DEPTH = Param("depth", int, 4, "number of layers L", low=2, high=12)
 DIM = Param("dim", int, 4, "size n of the square matrices", low=1, high=12)
@@ -44,6 +44,8 @@ CHAPTERS += (
             Param("seed", int, 2, "seed of numpy.random.default_rng", low=0, high=2**32 - 1),
         ),
         test_overrides={"depth": 2, "n_negative": 1, "n_steps": 600, "n_long": 5000, "seed": 0},
+        rules=(Rule(("n_negative", "dim"), lambda k, n: k < n,
+                    "n_negative < dim (R needs a positive eigenvalue)"),),
     ),
 )
 

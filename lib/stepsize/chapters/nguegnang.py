@@ -3,7 +3,7 @@ learning linear neural networks* (deep linear networks with balanced initialisat
 
 from __future__ import annotations
 
-from .core import Chapter, Param, SEED
+from .core import Chapter, Param, Rule, SEED
 
 PRESET = Param("preset", str, "quick", "problem sizes: quick (small, default) or paper (d 70, rank 25, slow)",
                choices=("quick", "paper"))
@@ -78,6 +78,7 @@ CHAPTERS = (
             SEED,
         ),
         test_overrides={"n_init": 16, "hidden": 2, "d": 4, "seed": 1},
+        rules=(Rule(("hidden", "d"), lambda r, d: r < d, "hidden < d (a bottleneck)"),),
     ),
     Chapter(
         slug="nguegnang-decreasing-step",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .core import Chapter, Param
+from .core import Chapter, Param, Rule
 
 _SEED = Param("seed", int, 0, "first seed of the searched instances (seed, seed + 1, ...)",
               low=0, high=2**32 - 1000)
@@ -27,6 +27,7 @@ CHAPTERS = (
             _N_INST,
         ),
         test_overrides={"n_steps": 2001, "seed": 8, "n_instances": 4, "width": 16},
+        rules=(Rule(("delta_small", "delta_large"), lambda a, b: a < b, "delta_small < delta_large"),),
     ),
     Chapter(
         slug="nar-periodic-orbit",
