@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JB := $(VENV)/bin/jupyter-book
+# The public repository for launch buttons (make book REPO_URL=https://github.com/ORG/REPO).
+REPO_URL ?= $(STEPSIZE_REPO_URL)
 
 .PHONY: env browser book test outputs scorecard bench clean
 
@@ -24,12 +26,13 @@ $(VENDOR): $(STAMP)
 	$(PY) -m stepsize.vendor
 
 # Execute the chapters (jupyter-cache keyed on each notebook's code) and build the HTML.
+# REPO_URL=https://github.com/ORG/REPO adds Binder launch buttons (none without it).
 # The cache does not see changes in lib/, so it is dropped whenever lib/ changes.
 book: env
 	@mkdir -p _build
 	@h=$$(cat $$(find lib -name '*.py' | sort) | sha256sum | cut -c1-16); \
 	 if [ "$$(cat _build/.lib-hash 2>/dev/null)" != "$$h" ]; then rm -rf _build/.jupyter_cache; echo "$$h" > _build/.lib-hash; fi
-	$(JB) build . --builder html -W -n --keep-going
+	STEPSIZE_REPO_URL="$(REPO_URL)" $(JB) build . --builder html -W -n --keep-going
 	@test -f _build/html/index.html
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 

@@ -25,9 +25,16 @@ def fd():
     return finite_diff
 
 
+#: The repository address the test build is given for its launch buttons (not a real project).
+TEST_REPO_URL = "https://github.com/example-org/stepsize-book"
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    """The book built from the stored outputs (execution off), Sphinx warnings as errors."""
+    """The book built from the stored outputs (execution off), Sphinx warnings as errors, with
+    launch buttons for :data:`TEST_REPO_URL`."""
+    import os
+
     from stepsize.chapters import REPO_ROOT
 
     tmp = tmp_path_factory.mktemp("book")
@@ -38,6 +45,7 @@ def built(tmp_path_factory):
     jb = Path(sys.executable).with_name("jupyter-book")
     r = subprocess.run([str(jb), "build", str(REPO_ROOT), "--config", str(tmp / "_config.yml"),
                         "--path-output", str(tmp), "-W", "-n", "--keep-going"],
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, timeout=900,
+                       env={**os.environ, "STEPSIZE_REPO_URL": TEST_REPO_URL})
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     return tmp / "_build" / "html"

@@ -11,9 +11,27 @@ sphinx-thebe 0.3.1 registers its inline configuration script on ``env-before-rea
 this Jupyter Book/Sphinx stack emits twice; the page then declares ``const THEBE_JS_URL`` twice
 and the browser reports "Identifier 'THEBE_JS_URL' has already been declared". This extension
 drops exact duplicate script entries from each page (the offline browser test catches a relapse).
+
+Launch buttons (Binder, from ``launch_buttons`` in ``_config.yml``) need the book's public
+repository. Its address is not written in the configuration (Jupyter Book would otherwise fall
+back to its own repository and every button would open the wrong project): it comes from the
+environment variable ``STEPSIZE_REPO_URL`` (``make book REPO_URL=https://github.com/ORG/REPO``).
+Without it the launch buttons are left out and the build says so; the download button (.ipynb)
+is always there.
 """
 
 from __future__ import annotations
+
+import os
+import re
+
+from sphinx.util import logging
+
+LOG = logging.getLogger(__name__)
+
+#: The environment variable holding the book's public repository, e.g. https://github.com/ORG/REPO.
+REPO_ENV = "STEPSIZE_REPO_URL"
+_REPO_RE = re.compile(r"https://(github\.com|gitlab\.com)/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 def _key(js) -> tuple:
@@ -44,7 +62,36 @@ def _default_mode(app, config) -> None:
     config.html_context = ctx
 
 
+def configure_launch(theme_options: dict, repo_url: str | None) -> dict:
+    """Theme options with launch and repository buttons for ``repo_url``, or without launch buttons.
+
+    ``repo_url`` must be ``https://github.com/ORG/REPO`` or ``https://gitlab.com/ORG/REPO``
+    (what Binder's links are built from); anything else raises ValueError naming the variable.
+    """
+    opts = dict(theme_options)
+    if repo_url:
+        url = repo_url.strip().rstrip("/").removesuffix(".git")
+        if not _REPO_RE.fullmatch(url):
+            raise ValueError(f"{REPO_ENV} must look like https://github.com/ORG/REPO "
+                             f"(or gitlab.com); got {repo_url!r}")
+        opts["repository_url"] = url
+        opts["use_repository_button"] = True
+    else:
+        opts.pop("launch_buttons", None)
+        opts.pop("repository_url", None)  # Jupyter Book's default points at its own repository
+        opts["use_repository_button"] = False
+    return opts
+
+
+def _launch(app, config) -> None:
+    url = os.environ.get(REPO_ENV, "")
+    config.html_theme_options = configure_launch(config.html_theme_options or {}, url)
+    if not url:
+        LOG.info(f"stepsize: no launch buttons (set {REPO_ENV} to the book's public repository)")
+
+
 def setup(app):
+    app.connect("config-inited", _launch)
     app.connect("config-inited", _default_mode)
     app.connect("html-page-context", _dedupe_page_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
