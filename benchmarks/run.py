@@ -46,8 +46,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; numpy {np.__version__}; "
-            f"{platform.system()} {platform.release()}")
+            f"{platform.system()} {platform.release()}; load average at the start {load}")
 
 
 def bench_figure2(repeats: int, n_steps: int = 300) -> list[tuple[str, float | None, str]]:
@@ -98,7 +99,7 @@ def bench_figure2(repeats: int, n_steps: int = 300) -> list[tuple[str, float | N
     return rows
 
 
-def bench_basin(repeats: int, n_points: int = 10**6, n_steps: int = 1000, sample: int = 300) -> list[tuple]:
+def bench_basin(repeats: int, n_points: int = 10**6, n_steps: int = 1000, sample: int = 20000) -> dict:
     from stepsize import toy
 
     side = int(round(np.sqrt(n_points)))
@@ -106,19 +107,20 @@ def bench_basin(repeats: int, n_points: int = 10**6, n_steps: int = 1000, sample
     X, Y = np.meshgrid(g, g)
     x0, y0 = X.ravel(), Y.ravel()
     eta = 0.4
-    t_vec, _ = median_time(lambda: toy.fates(x0, y0, eta, n_steps), repeats, warmup=0)
+    t_vec, _ = median_time(lambda: toy.fates(x0, y0, eta, n_steps), repeats, warmup=1)
+    work = int(toy.fates(x0, y0, eta, n_steps).steps.sum())  # point-steps actually taken (early stops)
     rng = np.random.default_rng(0)
     idx = rng.choice(x0.size, size=sample, replace=False)
+    xs, ys = x0[idx].tolist(), y0[idx].tolist()
 
     def plain():
-        for i in idx:
-            toy.fate_plain(float(x0[i]), float(y0[i]), eta, n_steps)
+        for a, b in zip(xs, ys):
+            toy.fate_plain(a, b, eta, n_steps)
 
-    t_s, _ = median_time(plain, max(1, repeats // 2), warmup=0)
+    t_s, _ = median_time(plain, repeats, warmup=0)
     t_plain = t_s / sample * x0.size
-    return [(f"lib `toy.fates`, {x0.size:.0e} points", t_vec),
-            (f"per-point Python loop `toy.fate_plain` (sample of {sample}, scaled)", t_plain),
-            ("speed-up", t_plain / t_vec)]
+    return {"n": x0.size, "sample": sample, "work": work, "t_vec": t_vec, "t_plain": t_plain,
+            "repeats": repeats}
 
 
 def bench_book() -> list[tuple[str, float]]:
@@ -158,18 +160,34 @@ def main(argv=None) -> int:
                f" ({batched:.1f} µs, {plain / batched:.1f}×)")
     if torch_row is not None:
         verdict += f"; ≥ 6× (d): {'met' if torch_row / batched >= 6 else 'not met'} ({torch_row / batched:.1f}×)"
-    out += ["", verdict + ".", ""]
-    print("\n".join(out[-len(fig2) - 6:]))
+    out += ["", verdict + ".", "",
+            "torch is not a dependency of the book: row (d) appears when it is installed in `.venv` "
+            "(here: `.venv/bin/pip install torch==2.13.0`, the CPU build), and is skipped otherwise.", ""]
+    print("\n".join(out[-len(fig2) - 8:]))
 
-    basin = bench_basin(max(1, min(args.repeats, 3)))
-    t_vec, t_plain, speed = basin[0][1], basin[1][1], basin[2][1]
+    basin = bench_basin(args.repeats)
+    t_vec, t_plain, work = basin["t_vec"], basin["t_plain"], basin["work"]
+    speed = t_plain / t_vec
+    met = t_vec < 3 and speed >= 100
     out += ["## 2. Basin map of the toy loss (10⁶ points × 1000 steps, fates classified)", "",
-            "| implementation | seconds |", "|---|---|",
-            f"| {basin[0][0]} | {t_vec:.2f} |", f"| {basin[1][0]} | {t_plain:.0f} |", "",
-            f"Speed-up {speed:.0f}×. Target under 3 s and ≥ 100×: "
-            f"{'met' if t_vec < 3 and speed >= 100 else 'not met'}. (Median of {max(1, min(args.repeats, 3))} "
-            "runs of the full map, no warm-up; the loop's median of fewer runs on its sample.)", ""]
-    print("\n".join(out[-8:]))
+            f"Both paths run the same algorithm (GD with a check every 16 steps; finished runs stop), with "
+            f"bit-for-bit equal iterates (`tests/test_toy.py`); each takes {work / 1e6:.1f} million "
+            "point-steps for the map, not 10⁹, because most runs converge or diverge within a few dozen steps.", "",
+            "| implementation | seconds for 10⁶ points | ns per point-step |", "|---|---|---|",
+            f"| lib `toy.fates`, vectorised | {t_vec:.3f} | {t_vec / work * 1e9:.1f} |",
+            f"| per-point Python loop `toy.fate_plain` (sample of {basin['sample']}, scaled) | {t_plain:.2f} | "
+            f"{t_plain / work * 1e9:.0f} |", "",
+            f"Speed-up {speed:.0f}×. Target under 3 s: {'met' if t_vec < 3 else 'not met'}; "
+            f"≥ 100× the per-point loop: {'met' if speed >= 100 else 'not met'}. "
+            f"(Medians of {basin['repeats']} repeats each, the vectorised path after one warm-up.)", ""]
+    if not met and t_vec < 3:
+        out += ["The gap: the per-point loop does each step on Python floats at about "
+                f"{t_plain / work * 1e9:.0f} ns, and the vectorised step is seven numpy array operations "
+                f"plus the cycle watch and the checks, at {t_vec / work * 1e9:.1f} ns per point in all. "
+                f"100× would need {t_plain / work * 1e9 / 100:.1f} ns per point-step, below what numpy's "
+                "one-operation-at-a-time arrays reach here; a compiled kernel (numba, C) could, at the price of a "
+                "dependency the book does not otherwise need.", ""]
+    print("\n".join(out[-12:]))
 
     if not args.skip_book:
         book = bench_book()
@@ -177,9 +195,11 @@ def main(argv=None) -> int:
         out += ["## 3. Chapters with their defaults (one execution each, kernel start included)", "",
                 "| chapter | seconds | limit |", "|---|---|---|"]
         for slug, t in book:
-            limit = 30 if slug == "craciun-digits" else (20 if slug.startswith("nguegnang") else 15)
+            limit = 30 if slug == "craciun-digits" else 15
             out.append(f"| {slug} | {t:.1f} | {limit}{'' if t < limit else ' — over'} |")
-        out += ["", f"Total {total:.0f} s (target under 120 s: {'met' if total < 120 else 'not met'}).", ""]
+        over = [slug for slug, t in book if t >= (30 if slug == "craciun-digits" else 15)]
+        out += ["", f"Total {total:.0f} s (target under 120 s: {'met' if total < 120 else 'not met'}); "
+                f"every chapter within its limit: {'yes' if not over else 'no, ' + ', '.join(over)}.", ""]
         print("\n".join(out[-len(book) - 6:]))
 
     (HERE / "results.md").write_text("\n".join(out))

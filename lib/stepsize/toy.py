@@ -191,18 +191,23 @@ class ToyFates:
 
 def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: float = 1e-6,
           cycle_tol: float = 1e-10, blowup: float = 1e6, check_every: int = 16, max_period: int = 4,
-          chunk: int = 1 << 14) -> ToyFates:
+          chunk: int = 1 << 16) -> ToyFates:
     """Run GD ``(x, y) <- (x, y) - eta grad L`` from every initial point and classify each run.
 
-    Vectorised: all points advance together with in-place operations on float arrays, in chunks
-    that fit in cache. Every ``check_every`` steps the runs are checked and finished ones are
-    dropped from the active set (so converged and diverged runs cost nothing afterwards):
+    Vectorised: all points advance together with in-place operations on float arrays. Every
+    ``check_every`` steps the runs are checked and finished ones are dropped from the active set
+    (so converged and diverged runs cost nothing afterwards):
 
     * ``CONVERGED`` when ``|grad L| < tol`` (use :attr:`ToyFates.at_minimum` for ``|1 - xy| < tol``);
     * ``PERIODIC`` with period ``p in 2..max_period`` when, over the last ``max_period`` steps of
       the block, the smallest ``q >= 1`` with ``|z_{k+q} - z_k| <= cycle_tol (1 + |z_k|)`` is ``p``;
     * ``DIVERGED`` when ``x^2 + y^2 > blowup^2`` or an iterate overflowed (no warnings: local errstate);
     * ``UNDECIDED`` when still running after ``n_steps``.
+
+    The work runs in stages of growing length (``4 check_every``, then 4 times longer each time);
+    within a stage the active runs advance in slices of ``chunk`` points (bounded temporaries), and
+    between stages the survivors of all slices are pooled, so a handful of slow runs never keep
+    many small arrays (and the per-call cost of numpy) alive.
 
     ``eta`` is a number or one step size per point. :func:`fate_plain` is the same algorithm,
     one point at a time, with bit-for-bit the same iterates.
@@ -213,72 +218,99 @@ def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: fl
     x0, y0, eta = x0.ravel(), y0.ravel(), eta.ravel()
     if np.any(~(eta > 0)):
         raise ValueError("eta must be > 0")
-    if n_steps < 0 or check_every < 1 or max_period < 1:
-        raise ValueError("need n_steps >= 0, check_every >= 1, max_period >= 1")
+    if n_steps < 0 or check_every < 1 or max_period < 1 or chunk < 1:
+        raise ValueError("need n_steps >= 0, check_every >= 1, max_period >= 1, chunk >= 1")
     n = x0.size
-    kind = np.full(n, int(Fate.UNDECIDED), dtype=np.int8)
-    period = np.zeros(n, dtype=np.int64)
-    steps = np.full(n, n_steps, dtype=np.int64)
-    xf = np.empty(n)
-    yf = np.empty(n)
-    tol2 = tol * tol
-    ctol2 = cycle_tol * cycle_tol
-    lim2 = blowup * blowup
-    for start in range(0, n, chunk):
-        idx = np.arange(start, min(start + chunk, n))
-        x = x0[idx]  # fancy indexing: copies
-        y = y0[idx]
-        e = eta[idx]
-        t = np.empty(idx.size)
-        u = np.empty(idx.size)
-        k = 0
-        with np.errstate(over="ignore", invalid="ignore"):
-            while k < n_steps and idx.size:
-                nb = min(check_every, n_steps - k)
-                pw = min(max_period, nb) if max_period >= 2 else 0  # steps watched for a cycle
-                hit = np.zeros(idx.size, dtype=np.int64)
-                for j in range(nb):
-                    if pw and j == nb - pw:
-                        xs, ys = x.copy(), y.copy()
-                        sc = 1.0 + np.sqrt(xs * xs + ys * ys)
-                        ref = ctol2 * (sc * sc)
-                    np.multiply(x, y, out=t)
-                    t -= 1.0
-                    t *= e
-                    np.multiply(t, y, out=u)
-                    t *= x
-                    x -= u
-                    y -= t
-                    if pw and j >= nb - pw:
-                        q = j - (nb - pw) + 1
-                        dx, dy = x - xs, y - ys
-                        back = dx * dx + dy * dy <= ref
-                        hit[back & (hit == 0)] = q
-                k += nb
-                nrm2 = x * x + y * y
-                r = x * y - 1.0
-                bad = ~(nrm2 <= lim2)  # NaN/inf count as diverged
-                conv = (r * r * nrm2 < tol2) & ~bad
-                cyc = (hit >= 2) & ~conv & ~bad
-                done = bad | conv | cyc
-                if done.any():
-                    di = idx[done]
-                    kind[di] = np.where(bad[done], int(Fate.DIVERGED),
+    out = _ToyOut(kind=np.full(n, int(Fate.UNDECIDED), dtype=np.int8), period=np.zeros(n, dtype=np.int64),
+                  steps=np.full(n, n_steps, dtype=np.int64), x=x0.copy(), y=y0.copy())
+    crit = (tol * tol, cycle_tol * cycle_tol, blowup * blowup, check_every, max_period)
+    idx = np.arange(n)
+    k, stage = 0, 4 * check_every
+    while k < n_steps and idx.size:
+        k_end = min(n_steps, k + stage)  # a multiple of check_every unless it is n_steps
+        alive = [_run_blocks(idx[s:s + chunk], out, eta, k, k_end, crit) for s in range(0, idx.size, chunk)]
+        idx = np.concatenate(alive)
+        k, stage = k_end, 4 * stage
+    bad = out.kind == int(Fate.DIVERGED)
+    out.x[bad] = np.nan
+    out.y[bad] = np.nan
+    return ToyFates(kind=out.kind.reshape(shape), period=out.period.reshape(shape),
+                    steps=out.steps.reshape(shape), x=out.x.reshape(shape), y=out.y.reshape(shape), tol=tol)
+
+
+@dataclass(frozen=True)
+class _ToyOut:
+    """The per-point results :func:`fates` fills in (``x``, ``y`` hold the current iterate)."""
+
+    kind: np.ndarray
+    period: np.ndarray
+    steps: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+
+def _run_blocks(idx: np.ndarray, out: _ToyOut, eta: np.ndarray, k: int, k_end: int,
+                crit: tuple[float, float, float, int, int]) -> np.ndarray:
+    """Advance the points ``idx`` from step ``k`` to ``k_end`` in blocks of ``check_every`` steps,
+    classify after each block, write finished points (and all iterates) to ``out``; return the
+    indices still running."""
+    tol2, ctol2, lim2, check_every, max_period = crit
+    x = out.x[idx]  # fancy indexing: copies
+    y = out.y[idx]
+    e = eta[idx]
+    t = np.empty(idx.size)
+    u = np.empty(idx.size)
+    v = np.empty(idx.size)
+    back = np.empty(idx.size, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        while k < k_end and idx.size:
+            nb = min(check_every, k_end - k)
+            pw = min(max_period, nb) if max_period >= 2 else 0  # steps watched for a cycle
+            hit = np.zeros(idx.size, dtype=np.int8)
+            for j in range(nb):
+                if pw and j == nb - pw:
+                    xs, ys = x.copy(), y.copy()
+                    sc = 1.0 + np.sqrt(xs * xs + ys * ys)
+                    ref = ctol2 * (sc * sc)
+                np.multiply(x, y, out=t)
+                t -= 1.0
+                t *= e
+                np.multiply(t, y, out=u)
+                t *= x
+                x -= u
+                y -= t
+                if pw and j >= nb - pw:  # |z - z_s|^2 <= ref, in preallocated buffers
+                    q = j - (nb - pw) + 1
+                    np.subtract(x, xs, out=u)
+                    u *= u
+                    np.subtract(y, ys, out=v)
+                    v *= v
+                    u += v
+                    np.less_equal(u, ref, out=back)
+                    if q > 1:
+                        back &= hit == 0
+                    hit[back] = q
+            k += nb
+            nrm2 = x * x + y * y
+            r = x * y - 1.0
+            bad = ~(nrm2 <= lim2)  # NaN/inf count as diverged
+            conv = (r * r * nrm2 < tol2) & ~bad
+            cyc = (hit >= 2) & ~conv & ~bad
+            done = bad | conv | cyc
+            if done.any():
+                di = idx[done]
+                out.kind[di] = np.where(bad[done], int(Fate.DIVERGED),
                                         np.where(conv[done], int(Fate.CONVERGED), int(Fate.PERIODIC)))
-                    period[di] = np.where(conv[done], 1, np.where(cyc[done], hit[done], 0))
-                    steps[di] = k
-                    xf[di] = x[done]
-                    yf[di] = y[done]
-                    keep = ~done
-                    idx, x, y, e = idx[keep], x[keep], y[keep], e[keep]
-                    t, u = t[: idx.size], u[: idx.size]
-        xf[idx] = x
-        yf[idx] = y
-    bad = kind == int(Fate.DIVERGED)
-    xf[bad] = np.nan
-    yf[bad] = np.nan
-    return ToyFates(kind=kind.reshape(shape), period=period.reshape(shape), steps=steps.reshape(shape),
-                    x=xf.reshape(shape), y=yf.reshape(shape), tol=tol)
+                out.period[di] = np.where(conv[done], 1, np.where(cyc[done], hit[done], 0))
+                out.steps[di] = k
+                out.x[di] = x[done]
+                out.y[di] = y[done]
+                keep = ~done
+                idx, x, y, e = idx[keep], x[keep], y[keep], e[keep]
+                t, u, v, back = t[: idx.size], u[: idx.size], v[: idx.size], back[: idx.size]
+    out.x[idx] = x
+    out.y[idx] = y
+    return idx
 
 
 def fate_plain(x0: float, y0: float, eta: float, n_steps: int, *, tol: float = 1e-6,
