@@ -171,6 +171,9 @@ def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: i
     schedule ``(n_steps, 1)``/``(n_steps, B)``. A run whose loss becomes non-finite or exceeds
     ``blowup * L(0)`` is frozen and marked diverged; a run ends ``converged`` when
     ``L - loss_floor <= tol * L(0)`` at the last step, else ``undecided``.
+
+    See also :func:`stepsize.linear.run_gd` (constant steps, no per-step record, fixed-point and
+    2-cycle classification); both use :func:`stepsize.linear.gradients` and :func:`stepsize.linear.loss`.
     """
     B = Ws[0].shape[0]
     e_in = np.asarray(eta, dtype=float)

@@ -338,6 +338,10 @@ def run_gd(Ws: Weights, prob: LinearProblem, delta: float | np.ndarray, n_steps:
     Early stop: every ``check_every`` steps, if every run has either diverged or moves by less than
     ``tol_step / 10`` (relative) per step, the remaining budget is skipped (such runs would be
     classified the same way after it). ``check_every=0`` always runs the full budget.
+
+    See also :func:`stepsize.balanced.run_gd`, the other runner over the same network code: it takes
+    step-size schedules and records the loss, balancedness and drift at every step (Nguegnang et al.),
+    where this one records nothing per step and classifies fixed points and 2-cycles (Nar & Sastry).
     """
     from .dynamics import Fate, classify, iterate
 
