@@ -9,7 +9,7 @@ JB := $(VENV)/bin/jupyter-book
 # The public repository for launch buttons (make book REPO_URL=https://github.com/ORG/REPO).
 REPO_URL ?= $(STEPSIZE_REPO_URL)
 
-.PHONY: env browser book test outputs scorecard bench clean
+.PHONY: env browser book test outputs scorecard bench bench-paper clean
 
 VENDOR := _vendor/mathjax/es5/tex-mml-chtml.js
 
@@ -61,6 +61,10 @@ scorecard: env
 
 bench: env
 	$(PY) benchmarks/run.py
+
+# The chapters' paper presets (the papers' sizes; tens of minutes): time and claim verdicts.
+bench-paper: env
+	$(PY) benchmarks/run.py --paper-presets
 
 clean:
 	rm -rf _build runs sweeps
