@@ -159,7 +159,7 @@ def bench_book() -> list[tuple[str, float]]:
     return rows
 
 
-def bench_paper_presets(out_dir: Path) -> Path:
+def bench_paper_presets() -> Path:
     """Run every chapter that has a ``preset`` parameter with ``preset=paper`` (the papers' sizes),
     once each, and write ``benchmarks/paper-presets.md``: seconds and every claim check's verdict."""
     import tempfile
@@ -173,16 +173,19 @@ def bench_paper_presets(out_dir: Path) -> Path:
              "parameter executed once with `preset=paper` (kernel start included), and the verdict of each of "
              "its claim checks at that size.", "",
              "| chapter | seconds | claim checks (verdict: reproduced value against the paper's) |", "|---|---|---|"]
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        for slug, ch in chapters.CHAPTERS.items():
-            if "preset" not in {p.name for p in ch.params}:
-                continue
+    path = HERE / "paper-presets.md"
+    todo = [ch for ch in chapters.CHAPTERS.values() if "preset" in {p.name for p in ch.params}]
+    todo.sort(key=lambda ch: ch.slug == "craciun-digits")  # the longest one last
+    with tempfile.TemporaryDirectory(prefix="stepsize-paper-") as tmp:
+        for ch in todo:
+            slug = ch.slug
             t0 = time.perf_counter()
             try:
                 values = execute_chapter(ch, {"preset": "paper"}, Path(tmp) / f"{slug}.ipynb")
             except Exception as e:  # a failed run is a result too
                 msg = (str(e).strip().splitlines() or [type(e).__name__])[-1]
                 lines.append(f"| {slug} | {time.perf_counter() - t0:.0f} | failed: {msg} |")
+                path.write_text("\n".join(lines + ["", "(In progress.)"]) + "\n")
                 continue
             secs = time.perf_counter() - t0
             claims = sorted(k[len("claim_"):-len("_status")] for k in values
@@ -191,7 +194,7 @@ def bench_paper_presets(out_dir: Path) -> Path:
                      f"{values.get(f'claim_{c}_paper')})" for c in claims]
             lines.append(f"| {slug} | {secs:.0f} | {'; '.join(parts) or 'none'} |")
             print(lines[-1])
-    path = HERE / "paper-presets.md"
+            path.write_text("\n".join(lines + ["", f"(In progress: {len(lines) - 8} of {len(todo)} chapters.)"]) + "\n")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -210,7 +213,7 @@ def main(argv=None) -> int:
                     help="only run the chapters' paper presets (slow) and write benchmarks/paper-presets.md")
     args = ap.parse_args(argv)
     if args.paper_presets:
-        print(f"wrote {bench_paper_presets(HERE)}", file=sys.stderr)
+        print(f"wrote {bench_paper_presets()}", file=sys.stderr)
         return 0
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")

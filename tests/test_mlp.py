@@ -64,3 +64,12 @@ def test_idx_reader_and_loaders(tmp_path):
     Xd, Yd, named = mlp.load("", n=50, rng=np.random.default_rng(0))
     assert Xd.shape == (50, 64) and Yd.shape == (50, 10) and named.startswith("digits")
     assert 0.0 <= Xd.min() and Xd.max() <= 1.0
+
+
+def test_fast_gelu_pieces_equal_the_formulas_bit_for_bit():
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((6, 30, 8)) * 4.0
+    h, t = mlp._gelu_with_tanh(z)
+    assert np.array_equal(h, mlp.gelu(z))
+    assert np.array_equal(t, np.tanh(np.sqrt(2 / np.pi) * z * (1 + 0.044715 * z * z)))
+    assert np.array_equal(mlp._gelu_prime_from(z, t), mlp.gelu_prime(z))
