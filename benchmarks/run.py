@@ -190,8 +190,14 @@ def bench_paper_presets() -> Path:
             secs = time.perf_counter() - t0
             claims = sorted(k[len("claim_"):-len("_status")] for k in values
                             if k.startswith("claim_") and k.endswith("_status"))
-            parts = [f"{c}: {values[f'claim_{c}_status']} ({values.get(f'claim_{c}_reproduced')} against "
-                     f"{values.get(f'claim_{c}_paper')})" for c in claims]
+            parts = []
+            for c in claims:
+                status = values[f"claim_{c}_status"]
+                part = (f"{c}: {status} ({values.get(f'claim_{c}_reproduced')} against "
+                        f"{values.get(f'claim_{c}_paper')})")
+                if status != "reproduced":  # the chapter's own, computed explanation
+                    part += " — " + str(values.get(f"claim_{c}_reason", "")).replace("|", "/")
+                parts.append(part)
             lines.append(f"| {slug} | {secs:.0f} | {'; '.join(parts) or 'none'} |")
             print(lines[-1])
             path.write_text("\n".join(lines + ["", f"(In progress: {len(lines) - 8} of {len(todo)} chapters.)"]) + "\n")
