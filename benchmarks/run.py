@@ -51,12 +51,19 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}; load average at the start {load}")
 
 
-def bench_figure2(repeats: int, n_steps: int = 300) -> list[tuple[str, float | None, str]]:
+def _figure2_setup():
+    """The Figure 2 problem of the benchmark: 16 instances (1000 grid points, width 20), the first
+    one alone, and the step size."""
     from stepsize import relu
 
     inst = relu.make_instances(list(range(16)), width=20, n_points=1000)
-    one = inst.row(0)
-    delta = 1e-4
+    return inst, inst.row(0), 1e-4
+
+
+def bench_figure2(repeats: int, n_steps: int = 300) -> list[tuple[str, float | None, str]]:
+    from stepsize import relu
+
+    inst, one, delta = _figure2_setup()
     rows = []
 
     t, _ = median_time(lambda: relu.train_plain(one.w0[0], one.v0[0], inst.x, one.y[0], one.b[0], delta, n_steps),
@@ -99,11 +106,7 @@ def torch_row(repeats: int, n_steps: int) -> dict:
         import torch
     except ImportError:
         return {"us": None, "version": None}
-    from stepsize import relu
-
-    inst = relu.make_instances(list(range(16)), width=20, n_points=1000)
-    one = inst.row(0)
-    delta = 1e-4
+    inst, one, delta = _figure2_setup()
     torch.set_num_threads(os.cpu_count() or 1)
     x = torch.tensor(inst.x, dtype=torch.float64)
     y = torch.tensor(one.y[0], dtype=torch.float64)

@@ -267,18 +267,14 @@ def is_converging(errors: np.ndarray, floor: float, window: int = 100) -> np.nda
 
 
 def hessian_eigenvalues(Ws: Weights, prob) -> np.ndarray:
-    """All eigenvalues (ascending) of the Hessian of the loss at ONE network (batch size 1).
+    """All eigenvalues (ascending) of the Hessian of the loss at the first network of the batch.
 
-    Builds the dense Hessian in one batched call of :func:`stepsize.linear.hvp`, with the basis
-    vectors as the batch (so keep ``sum_j d_j d_{j-1}`` below a few hundred).
+    The dense Hessian comes from :func:`stepsize.linear.dense_hessian` (so keep
+    ``sum_j d_j d_{j-1}`` below a few hundred); it is symmetrised against rounding.
     """
     from . import linear
 
-    shapes = linear.shapes_of(Ws)
-    n = sum(m * k for m, k in shapes)
-    batch = [np.broadcast_to(W[:1], (n,) + W.shape[1:]) for W in Ws]
-    cols = linear.pack(linear.hvp(batch, prob, linear.unpack(np.eye(n), shapes)))
-    H = cols.T
+    H = linear.dense_hessian([W[:1] for W in Ws], prob)[0]
     return np.linalg.eigvalsh(0.5 * (H + H.T))
 
 
