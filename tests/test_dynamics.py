@@ -74,3 +74,51 @@ def test_gd_map_rejects_bad_step():
         gd_map(lambda x: x, -0.1)
     with pytest.raises(ValueError, match="delta"):
         gd_map(lambda x: x, np.array([0.1, np.nan]))
+
+
+# --- the one fate rule: settled and linearly stable ---
+
+from stepsize.dynamics import decide_fates, jacobian_fd  # noqa: E402
+
+
+def test_decide_fates_rule():
+    period = np.array([1, 1, 1, 2, 2, 0, 1])
+    diverged = np.array([False, False, False, False, False, False, True])
+    es = np.array([1.5, 2.5, np.nan, np.nan, np.nan, np.nan, 0.1])
+    mu = np.array([np.nan, np.nan, np.nan, 0.9, 1.5, np.nan, np.nan])
+    kind = decide_fates(period, diverged, es, mu)
+    assert list(kind) == [Fate.CONVERGED, Fate.UNDECIDED, Fate.UNDECIDED, Fate.PERIODIC,
+                          Fate.UNDECIDED, Fate.UNDECIDED, Fate.DIVERGED]
+
+
+def test_a_flat_stretch_at_an_unstable_point_is_not_converged():
+    # f = x^2/2 at eta = 2.5: G(x) = -1.5 x. The point 0 is fixed but eta * f'' = 2.5 > 2; a run
+    # started there stays put for ever (looks converged) yet GD cannot stay near it.
+    step = gd_map(lambda x: x, 2.5)
+    fates = classify(step, np.array([0.0, 1e-30]), 50)
+    assert np.all(fates.kind == Fate.UNDECIDED)
+    assert np.allclose(fates.eta_sharpness, 2.5, atol=1e-6)  # the evidence: eta * lambda_max > 2
+
+
+def test_stable_fixed_point_reports_its_sharpness():
+    step = gd_map(lambda x: 3.0 * x, 0.5)  # f'' = 3, eta f'' = 1.5 < 2
+    fates = classify(step, np.array([1.0, -2.0]), 400)
+    assert np.all(fates.kind == Fate.CONVERGED)
+    assert np.allclose(fates.eta_sharpness, 1.5, atol=1e-6)
+
+
+def test_unstable_two_cycle_is_not_periodic():
+    # G(x) = -x + 0.5 (x - x^3)... use the logistic-type map with a repelling 2-cycle started on it.
+    # x -> 1 - r x^2 at r = 1.5 has a repelling 2-cycle {a, b}: a, b roots of r^2 x^2 - r x + 1 - r = 0.
+    r = 1.5
+    a, b = np.roots([r * r, -r, 1 - r])
+    fates = classify(lambda x: 1.0 - r * x * x, np.array([a, b]), 0)
+    assert np.all(fates.period == 0)
+    assert np.all(fates.kind == Fate.UNDECIDED)
+
+
+def test_jacobian_fd_of_a_gd_map():
+    A = np.array([[2.0, 0.5], [0.5, 1.0]])
+    step = gd_map(lambda x: x @ A, 0.3)
+    J = jacobian_fd(step, np.array([[1.0, 2.0], [0.0, 0.0]]))
+    assert np.allclose(J, np.eye(2) - 0.3 * A, atol=1e-8)

@@ -19,8 +19,17 @@ from .chapters import Chapter, ParameterError
 
 
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
+    """A glued value as JSON: no number (NaN, or the text "nan") is ``null``; infinities are text."""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, str) and v.strip().lower() == "nan":
+        return None
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
     return v
 
 
@@ -71,7 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"stepsize run {ch.slug}: the notebook failed: {line}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({k: _jsonable(v) for k, v in values.items()}, sort_keys=True))
+        print(json.dumps({k: _jsonable(v) for k, v in values.items()}, sort_keys=True, allow_nan=False))
     else:
         print(f"{ch.slug}: executed in {time.perf_counter() - t0:.1f} s -> {out}", file=sys.stderr)
         for k, v in values.items():

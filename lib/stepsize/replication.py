@@ -4,6 +4,15 @@ Every number a chapter's text quotes is glued (myst-nb ``glue``) through :func:`
 rounds it to a few significant digits so that the stored output (compared by nbval) is robust.
 A claim check (paper's value vs reproduced value, verdict computed by code) is glued under
 ``claim_<key>_*`` names so the scorecard can collect it from every chapter.
+
+Four verdicts, and only these (:data:`VERDICTS`):
+
+* ``reproduced`` -- the chapter's numbers agree with the paper's claim;
+* ``differs`` -- they contradict it (the reason says how, in numbers);
+* ``undecided`` -- the budget, grid or sample did not decide (the reason says what would);
+* ``not applicable`` -- the claim's premise fails at these parameters.
+
+A value that does not exist (NaN) is glued as ``None`` (``null`` in ``--json``), never as NaN.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ def rounded(value: Any, sig: int = 4) -> Any:
     """``value`` as a plain Python object, floats rounded to ``sig`` significant digits.
 
     numpy scalars become Python scalars (numpy 2's repr ``np.float64(...)`` would break glue
-    format specs); NaN and infinities are kept.
+    format specs); NaN becomes ``None`` (no number), infinities are kept.
     """
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -31,6 +40,8 @@ def rounded(value: Any, sig: int = 4) -> Any:
         return int(value)
     if isinstance(value, (float, np.floating)):
         x = float(value)
+        if math.isnan(x):
+            return None
         if x == 0.0 or not math.isfinite(x):
             return x
         return float(f"{x:.{sig}g}")
@@ -48,12 +59,31 @@ def glue(name: str, value: Any, sig: int = 4) -> None:
     _glue(name, rounded(value, sig), display=False)
 
 
+REPRODUCED = "reproduced"
+DIFFERS = "differs"
+UNDECIDED = "undecided"
+NOT_APPLICABLE = "not applicable"
+#: The four verdicts, in the order the scorecard counts them.
+VERDICTS = (REPRODUCED, DIFFERS, UNDECIDED, NOT_APPLICABLE)
+
+
 def verdict(passed: bool) -> str:
-    """The word a claim check shows: ``reproduced`` or ``differs``."""
-    return "reproduced" if passed else "differs"
+    """The word for a decided claim: ``reproduced`` or ``differs``."""
+    return REPRODUCED if passed else DIFFERS
+
+
+def decide(passed: bool, *, applicable: bool = True, decided: bool = True) -> str:
+    """One of the four verdicts: premise first, then whether the runs decided, then the comparison."""
+    if not applicable:
+        return NOT_APPLICABLE
+    if not decided:
+        return UNDECIDED
+    return verdict(bool(passed))
 
 
 def _show(v: Any) -> str:
+    if v is None:
+        return "none"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
@@ -61,31 +91,56 @@ def _show(v: Any) -> str:
     return str(v)
 
 
+def claim_status(passed: bool | None = None, status: str | None = None) -> str:
+    """The verdict of a claim check from ``status`` (one of :data:`VERDICTS`) or ``passed``."""
+    if status is None:
+        if passed is None:
+            raise ValueError("claim_check: give passed or status")
+        return verdict(bool(passed))
+    if status not in VERDICTS:
+        raise ValueError(f"claim_check: status must be one of {', '.join(VERDICTS)}; got {status!r}")
+    return status
+
+
 def claim_check(
     key: str,
     claim: str,
     paper: Any,
     reproduced: Any,
-    passed: bool,
+    passed: bool | None = None,
     reason: str = "",
     sig: int = 4,
+    *,
+    status: str | None = None,
+    interval: tuple[float, float] | None = None,
 ):
     """Glue a claim check and return a Markdown admonition that shows it.
 
-    Glues ``claim_<key>_claim``, ``_paper``, ``_reproduced``, ``_status`` (and ``_reason``).
-    ``passed`` must be computed by the chapter's code from the two values; ``reason`` says why
-    they differ (or what the comparison allows) in one sentence.
+    Glues ``claim_<key>_claim``, ``_paper``, ``_reproduced``, ``_status`` (and ``_reason``;
+    ``_low`` and ``_high`` when the reproduced value is a share with an ``interval``).
+    The verdict is ``status`` (one of :data:`VERDICTS`, computed by the chapter's code) or, for
+    a decided claim, ``passed``. A reproduced value that does not exist (NaN, None) cannot be
+    ``reproduced``. ``reason`` says in one sentence why the values differ, what would decide an
+    undecided claim, or which premise fails.
     """
     from IPython.display import Markdown
 
-    status = verdict(bool(passed))
+    status = claim_status(passed, status)
     paper_v, repr_v = rounded(paper, sig), rounded(reproduced, sig)
+    if repr_v is None and status == REPRODUCED:
+        raise ValueError(f"claim_check {key}: no reproduced value, so the claim cannot be reproduced")
     glue(f"claim_{key}_paper", paper, sig)
     glue(f"claim_{key}_reproduced", reproduced, sig)
     glue(f"claim_{key}_claim", claim)
     glue(f"claim_{key}_status", status)
     glue(f"claim_{key}_reason", reason)
-    kind = "tip" if passed else "warning"
+    shown = _show(repr_v)
+    if interval is not None:
+        lo, hi = (rounded(v, 2) for v in interval)
+        glue(f"claim_{key}_low", lo)
+        glue(f"claim_{key}_high", hi)
+        shown += f" (95% CI {_show(lo)}–{_show(hi)})"
+    kind = {REPRODUCED: "tip", DIFFERS: "warning", UNDECIDED: "note", NOT_APPLICABLE: "seealso"}[status]
     lines = [
         f":::{{admonition}} Claim check: {status}",
         f":class: {kind}",
@@ -93,7 +148,7 @@ def claim_check(
         "",
         "| paper | reproduced | verdict |",
         "|---|---|---|",
-        f"| {_show(paper_v)} | {_show(repr_v)} | **{status}** |",
+        f"| {_show(paper_v)} | {shown} | **{status}** |",
     ]
     if reason:
         lines += ["", reason]

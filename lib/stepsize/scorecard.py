@@ -12,7 +12,7 @@ from typing import Any
 
 from . import chapters
 from .chapters import REPO_ROOT
-from .replication import glued_values
+from .replication import VERDICTS, glued_values
 
 PAPERS = {
     "nar-sastry": "Nar & Sastry (2018)",
@@ -20,7 +20,7 @@ PAPERS = {
     "nguegnang": "Nguegnang, Rauhut & Terstiege (2024)",
 }
 SCORECARD = REPO_ROOT / "book" / "scorecard.md"
-FIELDS = ("claim", "paper", "reproduced", "status", "reason")
+FIELDS = ("claim", "paper", "reproduced", "status", "reason", "low", "high")
 
 
 def claims_of(values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,7 +45,9 @@ def collect() -> list[dict[str, Any]]:
 
 
 def _cell(v: Any) -> str:
-    if isinstance(v, bool):
+    if v is None:
+        text = "none"
+    elif isinstance(v, bool):
         text = "yes" if v else "no"
     elif isinstance(v, float):
         text = f"{v:.4g}"
@@ -54,17 +56,27 @@ def _cell(v: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _reproduced_cell(r: dict[str, Any]) -> str:
+    text = _cell(r["reproduced"])
+    if r.get("low") not in ("", None) and r.get("high") not in ("", None):
+        text += f" (95% CI {_cell(r['low'])}–{_cell(r['high'])})"
+    return text
+
+
 def render(rows: list[dict[str, Any]]) -> str:
-    n_ok = sum(r["status"] == "reproduced" for r in rows)
+    counts = {v: sum(r["status"] == v for r in rows) for v in VERDICTS}
+    headline = "; ".join(f"{n} {v}" for v, n in counts.items())
     lines = [
         "# Reproduction scorecard",
         "",
         "Every claim check of every chapter, collected from the chapters' stored outputs by",
-        "`python -m stepsize scorecard` (this page is generated; do not edit it by hand). A claim",
-        "*differs* when the chapter's code finds that the paper's value does not reproduce; the",
-        "chapter explains why.",
+        "`python -m stepsize scorecard` (this page is generated; do not edit it by hand). Each",
+        "verdict is computed by the chapter's code and is one of four: *reproduced*; *differs* (the",
+        "paper's value does not reproduce, and the chapter says how, in numbers); *undecided* (the",
+        "budget, grid or sample did not decide, and the reason says what would); *not applicable*",
+        "(the claim's premise fails at the chapter's parameters).",
         "",
-        f"**{n_ok} of {len(rows)} claims reproduced.**",
+        f"**{len(rows)} claims: {headline}.**",
         "",
         "| paper | claim | paper's value | reproduced | status | why | chapter |",
         "|---|---|---|---|---|---|---|",
@@ -72,7 +84,7 @@ def render(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         link = os.path.relpath(REPO_ROOT / r["path"], SCORECARD.parent)
         lines.append("| " + " | ".join([
-            _cell(r["paper_name"]), _cell(r["claim"]), _cell(r["paper"]), _cell(r["reproduced"]),
+            _cell(r["paper_name"]), _cell(r["claim"]), _cell(r["paper"]), _reproduced_cell(r),
             f"**{_cell(r['status'])}**", _cell(r["reason"]), f"[{_cell(r['title'])}]({link})",
         ]) + " |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,83 @@
+"""Sharpness: the largest Hessian eigenvalue, by routines that check their own convergence.
+
+The stability of gradient descent at a minimum is decided by ``eta * lambda_max(H)`` against 2
+(Nar & Sastry 2018, Sec. 2; Crăciun & Ghoshdastidar, Def. of M_WS; Nguegnang et al., Thm 2.5).
+No routine here runs a fixed number of iterations and trusts the result:
+
+* :func:`lambda_max_dense` -- ``numpy.linalg.eigvalsh`` of a (batch of) symmetric matrices
+  (direct, exact to rounding);
+* :func:`lambda_max_hvp` -- ``scipy.sparse.linalg.eigsh`` (implicitly restarted Lanczos, ARPACK)
+  on a ``LinearOperator`` of Hessian-vector products; the eigenpair is then verified by its
+  residual ``||H v - lambda v|| <= rtol * max(|lambda|, atol)`` and :class:`NotConverged` is raised
+  when ARPACK or that check fails;
+* :func:`lambda_max` -- the dense route for small problems, the Lanczos route otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+class NotConverged(RuntimeError):
+    """An eigenvalue routine did not reach its tolerance; the message says how far it got."""
+
+
+def lambda_max_dense(H: np.ndarray, *, symmetric_tol: float = 1e-8) -> np.ndarray:
+    """``lambda_max`` of a symmetric matrix ``(n, n)`` or a batch ``(B, n, n)``, by ``eigvalsh``.
+
+    The matrix is symmetrised first; a relative asymmetry above ``symmetric_tol`` is an error
+    (a Hessian assembled wrongly), not something to round away.
+    """
+    H = np.asarray(H, dtype=float)
+    scale = np.max(np.abs(H)) if H.size else 0.0
+    asym = np.max(np.abs(H - np.swapaxes(H, -1, -2))) if H.size else 0.0
+    if asym > symmetric_tol * max(scale, 1e-300):
+        raise ValueError(f"lambda_max_dense: matrix is not symmetric (relative asymmetry {asym / scale:.2e})")
+    S = 0.5 * (H + np.swapaxes(H, -1, -2))
+    return np.linalg.eigvalsh(S)[..., -1]
+
+
+def lambda_max_hvp(
+    hvp: Callable[[np.ndarray], np.ndarray],
+    dim: int,
+    *,
+    rtol: float = 1e-8,
+    atol: float = 1e-12,
+    maxiter: int | None = None,
+    seed: int = 0,
+) -> float:
+    """The largest (algebraic) eigenvalue of the symmetric operator ``v -> hvp(v)`` on R^dim.
+
+    Lanczos (``eigsh(which="LA")``) from a fixed start vector (``default_rng(seed)``), then the
+    residual check of the module doc. Raises :class:`NotConverged` if either fails.
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+    if dim < 1:
+        raise ValueError("lambda_max_hvp: dim must be >= 1")
+    if dim <= 2:  # ARPACK needs dim > k + 1: assemble the tiny matrix instead
+        H = np.column_stack([hvp(e) for e in np.eye(dim)])
+        return float(lambda_max_dense(H, symmetric_tol=1e-6))
+    op = LinearOperator((dim, dim), matvec=lambda v: np.asarray(hvp(np.ravel(v)), dtype=float), dtype=float)
+    v0 = np.random.default_rng(seed).standard_normal(dim)
+    try:
+        w, V = eigsh(op, k=1, which="LA", tol=rtol * 1e-2, v0=v0, maxiter=maxiter or 50 * dim + 1000)
+    except ArpackNoConvergence as e:
+        raise NotConverged(f"Lanczos (eigsh) did not converge on a {dim}-dimensional Hessian: {e}") from None
+    lam, v = float(w[-1]), V[:, -1]
+    res = float(np.linalg.norm(hvp(v) - lam * v))
+    if res > rtol * max(abs(lam), atol) * 10 + atol:
+        raise NotConverged(f"Lanczos eigenpair not verified: residual {res:.2e} at lambda {lam:.6g}")
+    return lam
+
+
+def lambda_max(
+    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, dense_below: int = 400, **kw
+) -> float:
+    """``lambda_max`` of the operator: dense ``eigvalsh`` when ``dim <= dense_below``, else Lanczos."""
+    if dim <= dense_below:
+        H = np.column_stack([hvp(e) for e in np.eye(dim)])
+        return float(lambda_max_dense(H, symmetric_tol=1e-6))
+    return lambda_max_hvp(hvp, dim, **kw)
