@@ -18,6 +18,7 @@ PAPERS = {
     "nar-sastry": "Nar & Sastry (2018)",
     "craciun": "Crăciun & Ghoshdastidar (2024)",
     "nguegnang": "Nguegnang, Rauhut & Terstiege (2024)",
+    "beyond": "Beyond the papers",
 }
 SCORECARD = REPO_ROOT / "book" / "scorecard.md"
 FIELDS = ("claim", "paper", "reproduced", "status", "reason", "low", "high")
