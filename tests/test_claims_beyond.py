@@ -30,3 +30,13 @@ def test_divergence():
     assert v.divergence_verdict(share(3, 100), share(50, 50), 0)[0] == DIFFERS  # runs diverged below
     assert v.divergence_verdict(share(0, 100), share(48, 50), 2)[0] == UNDECIDED  # budget too small
     assert v.divergence_verdict(share(0, 100), share(48, 50), 0)[0] == DIFFERS  # counter-examples
+
+
+def test_edge_claims_fail_when_they_should():
+    assert v.edge_reach_verdict(share(6, 6))[0] == REPRODUCED
+    assert v.edge_reach_verdict(share(0, 6))[0] == DIFFERS  # budget far too small: no run reaches the edge
+    assert v.edge_reach_verdict(share(3, 6))[0] == UNDECIDED
+    assert v.edge_hover_verdict(share(0, 0))[0] == NOT_APPLICABLE  # premise: some run reached the edge
+    assert v.edge_hover_verdict(share(0, 6))[0] == DIFFERS
+    assert v.edge_loss_verdict(share(0, 6))[0] == DIFFERS
+    assert v.edge_loss_verdict(share(0, 0))[0] == NOT_APPLICABLE

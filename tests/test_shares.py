@@ -56,3 +56,8 @@ def test_n_needed_decides():
     assert lo > 0.5
     assert n_needed(0.5, 0.5) is None
     assert math.isfinite(n)
+
+
+def test_empty_share_has_no_estimate():
+    s = share(0, 0)
+    assert s.n == 0 and math.isnan(s.p) and (s.lo, s.hi) == (0.0, 1.0)

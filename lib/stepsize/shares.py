@@ -57,13 +57,18 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def share(k: int | bool, n: int | None = None) -> Share:
-    """``share(k, n)``, or ``share(mask)`` for a boolean array (k = its count, n = its size)."""
+    """``share(k, n)``, or ``share(mask)`` for a boolean array (k = its count, n = its size).
+
+    An empty sample (``n = 0``) has no estimate: ``p`` is NaN and the interval is ``[0, 1]``.
+    """
     if n is None:
         import numpy as np
 
         m = np.asarray(k, dtype=bool)
         k, n = int(m.sum()), int(m.size)
     k, n = int(k), int(n)
+    if n == 0:  # nothing to count: no estimate, the whole interval
+        return Share(k=0, n=0, p=float("nan"), lo=0.0, hi=1.0)
     lo, hi = wilson(k, n)
     return Share(k=k, n=n, p=k / n, lo=lo, hi=hi)
 

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from .core import Chapter, Param, SEED
 
+
+def _eta_list(text: str) -> bool:
+    """A comma-separated list of 1 to 6 distinct step sizes, each in (0, 2]."""
+    try:
+        v = [float(t) for t in text.split(",")]
+    except ValueError:
+        return False
+    return 1 <= len(v) <= 6 and len(set(v)) == len(v) and all(0 < x <= 2 for x in v)
+
 CHAPTERS = (
     Chapter(
         slug="beyond-atlas",
@@ -21,5 +30,25 @@ CHAPTERS = (
             SEED,
         ),
         test_overrides={"n_eta": 400, "n_points": 16, "n_flips": 4, "seed": 3},
+    ),
+    Chapter(
+        slug="beyond-edge-of-stability",
+        path="book/beyond/edge-of-stability.ipynb",
+        title="Gradient descent at the edge of stability",
+        part="beyond",
+        params=(
+            Param("etas", str, "0.5,0.35,0.25", "comma-separated step sizes (1 to 6, each in (0, 2])",
+                  rule=_eta_list, rule_text="a comma-separated list of 1 to 6 distinct step sizes in (0, 2], e.g. 0.5,0.25"),
+            Param("n_seeds", int, 2, "initialisations per step size", low=1, high=64),
+            Param("n_samples", int, 256, "training images (UCI digits)", low=20, high=1797),
+            Param("width", int, 24, "units in each of the two hidden layers", low=2, high=256),
+            Param("n_steps", int, 2000, "full-batch GD steps", low=100, high=10**5),
+            Param("every", int, 100, "steps between two sharpness measurements", low=1, high=10**4),
+            Param("init_scale", float, 0.6, "factor on the LeCun-normal initial weights", low=0.05, high=3.0),
+            Param("preset", str, "quick", "size of the experiment (paper: more seeds, samples and steps)",
+                  choices=("quick", "paper")),
+            SEED,
+        ),
+        test_overrides={"etas": "0.5,0.3", "n_seeds": 1, "n_steps": 600, "n_samples": 128, "seed": 2},
     ),
 )

@@ -58,3 +58,37 @@ def divergence_verdict(below: Share, above: Share, survivors_bounded: int) -> tu
                            "at the end of the budget; a larger n_transient would decide them.")
     v_above, why_above = share_verdict(above, "all")
     return v_above, f"Below it none of {below.n} runs diverged; above it: {why_above}"
+
+
+# --- the edge of stability ---
+
+#: The band for ``eta * lambda_max / 2`` after the edge is reached, stated before measuring.
+EDGE_BAND = (0.9, 1.2)
+
+
+def edge_reach_verdict(reached: Share) -> tuple[str, str]:
+    """Most runs (share >= 1/2, Cohen et al.'s "typically") reach ``eta * lambda_max / 2 >= 0.95`` within the budget.
+
+    A sample that does not decide is a budget matter: the reason says how many runs would.
+    """
+    if reached.n == 0:
+        return NOT_APPLICABLE, "No run stayed finite long enough to be measured."
+    v, why = share_verdict(reached, "at_least", 0.5)
+    if v == DIFFERS:
+        why += " A longer budget (n_steps) may still let them reach it: sharpening is slow at small steps."
+    return v, why
+
+
+def edge_hover_verdict(in_band: Share, band: tuple[float, float] = EDGE_BAND) -> tuple[str, str]:
+    """After reaching the edge, most runs keep the median of ``eta * lambda_max / 2`` inside ``band``."""
+    if in_band.n == 0:
+        return NOT_APPLICABLE, "No run reached the edge, so there is nothing after it to measure."
+    v, why = share_verdict(in_band, "at_least", 0.5)
+    return v, f"Runs whose median of ηλ/2 after the edge lies in [{band[0]:g}, {band[1]:g}]: {why}"
+
+
+def edge_loss_verdict(fell: Share) -> tuple[str, str]:
+    """Most runs end with a loss below their loss when the edge was reached."""
+    if fell.n == 0:
+        return NOT_APPLICABLE, "No run reached the edge, so there is no loss at the edge to compare with."
+    return share_verdict(fell, "at_least", 0.5)
