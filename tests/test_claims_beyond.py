@@ -40,3 +40,11 @@ def test_edge_claims_fail_when_they_should():
     assert v.edge_hover_verdict(share(0, 6))[0] == DIFFERS
     assert v.edge_loss_verdict(share(0, 6))[0] == DIFFERS
     assert v.edge_loss_verdict(share(0, 0))[0] == NOT_APPLICABLE
+
+
+def test_one_law_claim():
+    assert v.one_law_verdict(100, 0, 0, 1e-4)[0] == REPRODUCED
+    assert v.one_law_verdict(100, 1, 0, 1e-4)[0] == DIFFERS  # a run that stays above the line
+    assert v.one_law_verdict(0, 0, 0, 1e-4)[0] == NOT_APPLICABLE
+    status, why = v.one_law_verdict(100, 0, 2, 1e-4)
+    assert status == REPRODUCED and "transients" in why

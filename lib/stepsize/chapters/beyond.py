@@ -51,4 +51,18 @@ CHAPTERS = (
         ),
         test_overrides={"etas": "0.5,0.3", "n_seeds": 1, "n_steps": 600, "n_samples": 128, "seed": 2},
     ),
+    Chapter(
+        slug="beyond-one-law",
+        path="book/beyond/one-law.ipynb",
+        title="One inequality across the three papers",
+        part="beyond",
+        params=(
+            Param("n_factors", int, 16, "step sizes per family (0.1 to 1.6 times its reference 2/lambda_max)",
+                  low=2, high=200),
+            Param("n_starts", int, 16, "initial points per step size", low=1, high=1000),
+            Param("n_steps", int, 3000, "GD steps before each run is classified", low=100, high=10**5),
+            SEED,
+        ),
+        test_overrides={"n_factors": 6, "n_starts": 4, "n_steps": 1500, "seed": 1},
+    ),
 )

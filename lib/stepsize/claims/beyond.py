@@ -92,3 +92,19 @@ def edge_loss_verdict(fell: Share) -> tuple[str, str]:
     if fell.n == 0:
         return NOT_APPLICABLE, "No run reached the edge, so there is no loss at the edge to compare with."
     return share_verdict(fell, "at_least", 0.5)
+
+
+# --- one law across the book ---
+
+
+def one_law_verdict(n_converged: int, n_stays_above: int, n_transient: int, tol: float) -> tuple[str, str]:
+    """No settled run stays where ``eta lambda_max / 2 > 1 + tol``; settled runs above it that leave when
+    continued are transients, not counter-examples. Needs converged runs to say anything."""
+    if n_converged == 0:
+        return NOT_APPLICABLE, "No run converged, so the law has nothing to constrain; a longer budget would give some."
+    if n_stays_above:
+        return DIFFERS, (f"{n_stays_above} run(s) stayed settled with ηλmax/2 above 1 + {tol:g} after a continuation "
+                         "of 20,000 steps.")
+    tail = (f" {n_transient} settled run(s) above the line left it when continued (transients)." if n_transient
+            else "")
+    return REPRODUCED, f"{n_converged} converged runs, none above 1; no settled run stayed above 1 + {tol:g}.{tail}"
