@@ -10,14 +10,15 @@ from typing import Callable
 
 import numpy as np
 
-#: Colours by role, used by every chapter so a reader learns them once.
+#: Colours by role, used by every chapter so a reader learns them once: the Okabe-Ito palette
+#: (Okabe & Ito 2008), which stays distinguishable under the common colour-vision deficiencies.
 COLORS = {
-    "theory": "#d62728",     # red: the paper's formula
-    "measured": "#1f77b4",   # blue: the simulation
-    "converged": "#2ca02c",
-    "periodic": "#ff7f0e",
-    "diverged": "#7f7f7f",
-    "undecided": "#9467bd",
+    "theory": "#D55E00",     # vermillion: the paper's formula (drawn dashed as well)
+    "measured": "#0072B2",   # blue: the simulation
+    "converged": "#009E73",  # bluish green
+    "periodic": "#E69F00",   # orange
+    "diverged": "#555555",   # dark grey
+    "undecided": "#CC79A7",  # reddish purple
 }
 
 
@@ -33,7 +34,12 @@ def use_style() -> None:
         "grid.alpha": 0.3,
         "axes.spines.top": False,
         "axes.spines.right": False,
-        "font.size": 10,
+        "font.size": 11,
+        "axes.titlesize": 11,
+        "axes.labelsize": 11,
+        "xtick.labelsize": 10,
+        "ytick.labelsize": 10,
+        "legend.fontsize": 10,
         "legend.frameon": False,
         "text.usetex": False,
     })

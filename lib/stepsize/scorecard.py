@@ -64,9 +64,24 @@ def _reproduced_cell(r: dict[str, Any]) -> str:
     return text
 
 
+#: sphinx-design badge colour of each verdict (also readable as a word without colour).
+BADGE = {"reproduced": "bdg-success", "differs": "bdg-danger", "undecided": "bdg-warning",
+         "not applicable": "bdg-secondary"}
+
+
+def _title(text: str) -> str:
+    """One line of text safe inside a dropdown title (no newlines, no backticks)."""
+    return _cell(text).replace("`", "'")
+
+
 def render(rows: list[dict[str, Any]]) -> str:
+    """The scorecard page: a summary line per verdict, then one folded card per claim, grouped by paper.
+
+    Each card's title is the compact row (verdict badge, chapter, claim); unfolding it shows the
+    paper's and the reproduced value and the reason, with a link to the chapter. Cards stack, so the
+    page never scrolls sideways on a phone.
+    """
     counts = {v: sum(r["status"] == v for r in rows) for v in VERDICTS}
-    headline = "; ".join(f"{n} {v}" for v, n in counts.items())
     lines = [
         "# Reproduction scorecard",
         "",
@@ -75,19 +90,39 @@ def render(rows: list[dict[str, Any]]) -> str:
         "verdict is computed by the chapter's code and is one of four: *reproduced*; *differs* (the",
         "paper's value does not reproduce, and the chapter says how, in numbers); *undecided* (the",
         "budget, grid or sample did not decide, and the reason says what would); *not applicable*",
-        "(the claim's premise fails at the chapter's parameters).",
+        "(the claim's premise fails at the chapter's parameters). Unfold a claim to see its values and",
+        "its reason. Where each formula comes from is on [Sources and reconstructions](sources.md).",
         "",
-        f"**{len(rows)} claims: {headline}.**",
+        f"**{len(rows)} claims.**",
         "",
-        "| paper | claim | paper's value | reproduced | status | why | chapter |",
-        "|---|---|---|---|---|---|---|",
     ]
+    for v, n in counts.items():
+        lines.append(f"- {{{BADGE[v]}}}`{v}` {n}")
+    lines.append("")
+    groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        link = os.path.relpath(REPO_ROOT / r["path"], SCORECARD.parent)
-        lines.append("| " + " | ".join([
-            _cell(r["paper_name"]), _cell(r["claim"]), _cell(r["paper"]), _reproduced_cell(r),
-            f"**{_cell(r['status'])}**", _cell(r["reason"]), f"[{_cell(r['title'])}]({link})",
-        ]) + " |")
+        groups.setdefault(r["paper_name"], []).append(r)
+    for paper, rs in groups.items():
+        sub = {v: sum(r["status"] == v for r in rs) for v in VERDICTS}
+        lines += [f"## {paper}", "", ", ".join(f"{n} {v}" for v, n in sub.items() if n) + ".", ""]
+        for r in rs:
+            link = os.path.relpath(REPO_ROOT / r["path"], SCORECARD.parent)
+            status = _cell(r["status"])
+            lines += [
+                f":::{{dropdown}} {{{BADGE.get(status, 'bdg-secondary')}}}`{status}` "
+                f"{_title(r['title'])}: {_title(r['claim'])}",
+                "",
+                f"**Claim.** {_cell(r['claim'])}",
+                "",
+                f"**Paper's value:** {_cell(r['paper'])} · **reproduced:** {_reproduced_cell(r)} · "
+                f"**verdict:** {status}",
+                "",
+                f"**Why.** {_cell(r['reason'])}" if r["reason"] else "",
+                "",
+                f"[Open the chapter]({link})",
+                ":::",
+                "",
+            ]
     return "\n".join(lines) + "\n"
 
 
