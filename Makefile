@@ -9,11 +9,19 @@ JB := $(VENV)/bin/jupyter-book
 # The public repository for launch buttons (make book REPO_URL=https://github.com/ORG/REPO).
 REPO_URL ?= $(STEPSIZE_REPO_URL)
 
-.PHONY: env browser book test outputs scorecard bench bench-paper clean
+.PHONY: env browser book test outputs scorecard bench bench-paper pdf lint clean
 
 VENDOR := _vendor/mathjax/es5/tex-mml-chtml.js
 
-env: $(STAMP) $(VENDOR)
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
+
+env: $(STAMP) $(VENDOR) $(KERNEL_CONFIG)
+
+# The project's IPython kernel settings (quiet kernel starts), where every kernel of the venv
+# reads them: myst-nb's, nbval's, papermill's and `python -m stepsize`'s.
+$(KERNEL_CONFIG): lib/stepsize/kernel_config/ipython_kernel_config.py $(STAMP)
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,14 +51,14 @@ test: env browser
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env book
 
-# Headless Chromium for the offline-reading test: installed from Debian's packages where we are
-# root; otherwise that test is skipped with a message.
+# Headless Chromium and chromedriver (Selenium drives it) for the offline-reading test: installed
+# from Debian's packages where we are root; otherwise that test is skipped with a message.
 browser:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing Chromium (Debian package) for the browser test..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "Chromium is not installed and we are not root: the browser test will be skipped."; fi
+	  echo "Installing Chromium and its WebDriver (Debian packages) for the browser test..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "Chromium or chromedriver is not installed and we are not root: the browser test will be skipped."; fi
 
 # Re-execute every chapter in place and store its outputs (what nbval compares against).
 outputs: env
@@ -65,6 +73,24 @@ bench: env
 # The chapters' paper presets (the papers' sizes; tens of minutes): time and claim verdicts.
 bench-paper: env
 	$(PY) benchmarks/run.py --paper-presets
+
+# The PDF edition: the whole book on one page (Sphinx singlehtml, from the stored outputs), printed
+# by headless Chromium once MathJax has typeset everything (lib/stepsize/pdf.py). Prints its path;
+# a later `make book` links it from the front page.
+pdf: env browser
+	STEPSIZE_REPO_URL="$(REPO_URL)" $(PY) -m stepsize.pdf
+
+# The checks of .pre-commit-config.yaml with the pinned tools of the venv (no hook downloads):
+# ruff lint and format on the code, ruff on the notebooks' code (nbqa), and clean notebook
+# metadata (nbstripout, outputs kept). Every check runs; the target fails if any found something.
+NOTEBOOKS = $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+lint: env
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/ruff format --check . || status=1; \
+	$(VENV)/bin/nbqa ruff $(NOTEBOOKS) || status=1; \
+	$(VENV)/bin/nbstripout --keep-output --keep-count --keep-id --verify $(NOTEBOOKS) || status=1; \
+	exit $$status
 
 clean:
 	rm -rf _build runs sweeps

@@ -67,3 +67,24 @@ def test_launch_buttons_only_with_a_repository_address():
     for bad in ("github.com/org/book", "https://example.com/org/book", "https://github.com/org"):
         with pytest.raises(ValueError, match="STEPSIZE_REPO_URL must look like"):
             configure_launch(base, bad)
+
+
+@pytest.mark.build
+def test_published_address_licence_footer_and_cite_page(built):
+    """html_baseurl comes from the same repository address as the launch buttons."""
+    from conftest import TEST_REPO_URL
+    from stepsize.sphinx_ext import pages_url
+
+    base = pages_url(TEST_REPO_URL)
+    assert base == "https://example-org.github.io/stepsize-book/"
+    page = (built / "book/nar-sastry/example1.html").read_text()
+    assert f'<link rel="canonical" href="{base}book/nar-sastry/example1.html"' in page
+    assert "creativecommons.org/licenses/by/4.0" in page and "MIT licence" in page  # the footer
+    cite = (built / "book/cite.html").read_text()
+    assert f"{{{base}}}" in cite and "@BOOK_URL@" not in cite  # the BibTeX url field
+    for key in ("nar2018stepsize", "craciun2024large", "nguegnang2024linear"):
+        assert key in cite
+    index = (built / "index.html").read_text()
+    if "Refresh" in index:  # Jupyter Book's redirect to the root page
+        index = (built / "book/intro.html").read_text()
+    assert 'href="book/cite.html"' in index or 'href="cite.html"' in index
