@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from stepsize import losses
 
 
@@ -26,3 +25,19 @@ def test_example3_rejects_odd_or_small_p():
     for p in (2, 3, 5):
         with pytest.raises(ValueError, match="even"):
             losses.example3(p)
+
+
+@pytest.mark.parametrize("delta", [0.01, 0.1, 0.5, 3.0, 100.0])
+def test_example1_steps_to_cycle_is_enough_and_half_is_not_always(delta):
+    from stepsize import classify, gd_map
+
+    f = losses.example1()
+    x0 = np.random.default_rng(0).uniform(-3, 3, 2000)
+    n = losses.example1_steps_to_cycle(3.0, delta)
+    full = classify(gd_map(f.df, delta), x0, n, max_period=4)
+    assert np.all(full.period == 2)
+    assert np.allclose(full.amplitude, delta**2 / 4, rtol=1e-9)
+    half = classify(gd_map(f.df, delta), x0, n // 2, max_period=4)
+    assert np.any(half.period != 2)  # the estimate is not wildly generous
+    with pytest.raises(ValueError):
+        losses.example1_steps_to_cycle(3.0, 0.0)

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from stepsize import toy
 from stepsize.dynamics import Fate, classify, gd_map
 
@@ -89,3 +88,71 @@ def test_minima_arc_length_and_inverse():
     s = toy.sharpness_cutoff_for_length(37.4)
     assert toy.minima_arc_length(s) == pytest.approx(37.4, rel=1e-9)
     assert 100 < s < 110  # the cutoff that would give the paper's 37.4 (two branches)
+
+
+def test_fates_end_in_the_one_fate_rule():
+    # (2, 1/2) is an exact minimum with lambda_max = 4.25: settled for every eta, but GD can stay
+    # there only when eta * 4.25 < 2. At eta = 0.5 it is a transient point: UNDECIDED, not converged.
+    for eta, want in ((0.4, Fate.CONVERGED), (0.5, Fate.UNDECIDED)):
+        f = toy.fates(np.array([2.0]), np.array([0.5]), eta, 64)
+        assert f.kind[0] == int(want) and bool(f.settled[0])
+        assert f.eta_sharpness[0] == pytest.approx(eta * 4.25)
+        assert toy.fate_plain(2.0, 0.5, eta, 64)[0] == int(want)
+        assert f.at_minimum[0] == (want == Fate.CONVERGED)
+    # above eta = 1 no run converges to a minimum, even one started exactly on the balanced minimum
+    f = toy.fates(np.array([1.0]), np.array([1.0]), 1.1, 64)
+    assert f.kind[0] == int(Fate.UNDECIDED) and f.eta_sharpness[0] == pytest.approx(2.2)
+
+
+def test_lambda_max_closed_form_matches_eigvalsh():
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-3, 3, 500), rng.uniform(-3, 3, 500)
+    ref = np.linalg.eigvalsh(toy.hessian(x, y))[:, -1]
+    assert np.allclose(toy.lambda_max_closed_form(x, y), ref, rtol=1e-12, atol=1e-12)
+    assert toy.lambda_max_closed_form(2.0, 0.5) == pytest.approx(4.25)
+
+
+def test_cycle_multiplier_matches_finite_difference_jacobians():
+    from stepsize.dynamics import jacobian_fd
+
+    rng = np.random.default_rng(1)
+    z0 = rng.uniform(-2, 2, size=(400, 2))
+    f = toy.fates(z0[:, 0], z0[:, 1], 1.1, 1500)
+    cyc = np.flatnonzero(f.kind == int(Fate.PERIODIC))
+    assert cyc.size > 10
+    step = gd_map(toy.grad_xy, 1.1)
+    for i in cyc[:10]:
+        p = int(f.period[i])
+        z = np.array([[f.x[i], f.y[i]]])
+        M = np.eye(2)
+        for _ in range(p):
+            M = jacobian_fd(step, z)[0] @ M
+            z = step(z)
+        assert f.multiplier[i] == pytest.approx(np.max(np.abs(np.linalg.eigvals(M))), rel=1e-5)
+        assert f.multiplier[i] <= 1 + 1e-6
+
+
+def test_steps_to_settle_lets_runs_settle():
+    rng = np.random.default_rng(2)
+    z0 = rng.uniform(-2, 2, size=(2000, 2))
+    for eta in (0.05, 0.4, 0.9):
+        n = toy.steps_to_settle(eta)
+        f = toy.fates(z0[:, 0], z0[:, 1], eta, n)
+        assert f.settled.mean() > 0.5
+    with pytest.raises(ValueError):
+        toy.steps_to_settle(1.0)
+
+
+def test_mws_length_candidates():
+    c = toy.mws_length_candidates(0.1)
+    assert c["both branches, sharpness ≤ 2/η (ours)"] == pytest.approx(toy.mws_length(0.1))
+    assert c["one branch, sharpness ≤ 2/η"] == pytest.approx(toy.mws_length(0.1) / 2)
+    assert c["both branches, sharpness ≤ 1/η²"] == pytest.approx(36.608, abs=1e-3)
+    # none of them is the paper's 37.4 to within 2%
+    assert all(abs(v / 37.4 - 1) > 0.02 for v in c.values())
+    # the two closest (by ratio) give a normalised length at eta = 0.5 of 0.12-0.15, ours 0.29
+    c5 = toy.mws_length_candidates(0.5)
+    r = {k: c5[k] / c[k] for k in c}
+    assert r["both branches, sharpness ≤ 1/η²"] == pytest.approx(0.116, abs=1e-3)
+    assert r["both branches, sharpness ≤ 2/η²"] == pytest.approx(0.147, abs=1e-3)
+    assert r["both branches, sharpness ≤ 2/η (ours)"] == pytest.approx(0.2935, abs=1e-3)

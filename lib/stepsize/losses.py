@@ -1,14 +1,15 @@
 """Scalar losses of Nar & Sastry (2018), Section 1, with hand-written derivatives.
 
 Each loss is a :class:`ScalarLoss`: the function, its first and second derivative, all vectorised
-over arrays of points. The formulas are restated in ``shared/paper-math.md``; where the paper's
-text lost its formula, the docstring says what was reconstructed.
+over arrays of points. Where the paper's surviving text lost its formula, the docstring says what
+was reconstructed (fits every surviving word, but is not the paper's own) or derived by us.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -46,8 +47,21 @@ def example1() -> ScalarLoss:
     return ScalarLoss("example1", f, df, d2f, minima=(0.0,))
 
 
+def example1_steps_to_cycle(x_max: float, delta: float, margin: int = 10) -> int:
+    """Steps that bring GD on Example 1 from any ``|x0| <= x_max`` onto its 2-cycle ``+-delta^2/4``.
+
+    In ``u = x / delta^2`` the map is ``u -> u - sign(u) sqrt|u|`` (our derivation): far from 0 it
+    moves ``|u|`` down by ``sqrt|u|`` per step, so reaching ``|u| = O(1)`` takes at most about
+    ``2 sqrt(u0) = 2 sqrt(x_max) / delta`` steps (the continuous bound ``du/dk = -sqrt u``); from
+    there the cycle, whose multiplier is 0, attracts within a few steps (``margin``).
+    """
+    if not (x_max >= 0 and delta > 0):
+        raise ValueError("need x_max >= 0 and delta > 0")
+    return math.ceil(2.0 * math.sqrt(x_max) / delta) + int(margin)
+
+
 def example2() -> ScalarLoss:
-    """Example 2 (reconstructed, see paper-math.md [M]): ``f(x) = (x^2 + 1)(x - 1)^2 (x - 2)^2``.
+    """Example 2 (reconstructed, not the paper's formula): ``f(x) = (x^2 + 1)(x - 1)^2 (x - 2)^2``.
 
     It has exactly the properties the paper states: non-convex, two local minima, at ``x = 1`` with
     ``f''(1) = 4`` and at ``x = 2`` with ``f''(2) = 10`` (a local maximum near 1.5561 between them).
@@ -72,7 +86,7 @@ def example2() -> ScalarLoss:
 
 
 def example3(p: int) -> ScalarLoss:
-    """Example 3 (reconstructed, [M]): ``f(x) = x^p / p`` with ``p`` even and ``p > 2``.
+    """Example 3 (reconstructed, not the paper's formula): ``f(x) = x^p / p`` with ``p`` even and ``p > 2``.
 
     Convex, minimiser 0, ``f'(x) = x^{p-1}``, ``f''(x) = (p-1) x^{p-2}``: the curvature grows
     without bound, so whether GD converges depends on where it starts.

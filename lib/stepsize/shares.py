@@ -32,10 +32,18 @@ class Share:
     lo: float
     hi: float
 
-    def text(self, digits: int = 2) -> str:
-        """``"12 of 16 (0.75, 95% CI 0.51-0.9)"``: what a claim box shows."""
-        return (f"{self.k} of {self.n} ({self.p:.{digits}g}, 95% CI "
-                f"{self.lo:.{digits}g}–{self.hi:.{digits}g})")
+    def text(self) -> str:
+        """``"12 of 16 (0.75, 95% CI 0.5050-0.9180)"``, trimmed: what a claim box shows.
+
+        Four decimals, trailing zeros dropped, so that 10000 of 10000 shows ``0.9996-1``, not ``1-1``.
+        """
+        return f"{self.k} of {self.n} ({_trim(self.p)}, 95% CI {_trim(self.lo)}–{_trim(self.hi)})"
+
+
+def _trim(x: float) -> str:
+    if x != x:  # NaN: an empty sample
+        return "none"
+    return f"{x:.4f}".rstrip("0").rstrip(".") or "0"
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:

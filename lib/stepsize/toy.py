@@ -5,7 +5,7 @@ minima ``xy = 1``, the set of weakly stable minima ``M_WS(eta)`` with its end po
 length, and a fast, vectorised map of where gradient descent started on a dense grid of points
 ends up (the "trapping region" of Fig. 2).
 
-The formulas are derived in ``shared/paper-math.md`` (tag [D]); the paper's own text lost them.
+The formulas are our derivation (checked by the unit tests); the paper's surviving text lost them.
 
 * ``grad L = -(1 - xy) (y, x)``;
 * ``H_L = [[y^2, 2xy - 1], [2xy - 1, x^2]]``; on ``xy = 1`` its eigenvalues are ``0`` (tangent)
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dynamics import Fate
+from .dynamics import Fate, decide_fates
 
 ArrayLike = float | np.ndarray
 
@@ -122,6 +122,26 @@ def mws_length(eta: ArrayLike, branches: int = 2) -> ArrayLike:
     return minima_arc_length(2.0 / eta, branches)
 
 
+#: Candidate definitions of "the length of M_WS" (the paper's own is not known): name ->
+#: (sharpness cutoff as a function of eta, number of branches). The first is ours, :func:`mws_length`.
+MWS_LENGTH_CANDIDATES = {
+    "both branches, sharpness ≤ 2/η (ours)": (lambda e: 2.0 / e, 2),
+    "one branch, sharpness ≤ 2/η": (lambda e: 2.0 / e, 1),
+    "both branches, sharpness ≤ 1/η": (lambda e: 1.0 / e, 2),
+    "both branches, sharpness ≤ 4/η": (lambda e: 4.0 / e, 2),
+    "both branches, sharpness ≤ 1/η²": (lambda e: 1.0 / e**2, 2),
+    "both branches, sharpness ≤ 2/η²": (lambda e: 2.0 / e**2, 2),
+}
+
+
+def mws_length_candidates(eta: ArrayLike) -> dict[str, ArrayLike]:
+    """The length of the minima under each definition of :data:`MWS_LENGTH_CANDIDATES`, at ``eta``."""
+    eta = np.asarray(eta, dtype=float)
+    if np.any(eta <= 0):
+        raise ValueError("eta must be > 0")
+    return {name: minima_arc_length(cut(eta), b) for name, (cut, b) in MWS_LENGTH_CANDIDATES.items()}
+
+
 def sharpness_cutoff_for_length(length: float, branches: int = 2) -> float:
     """The ``smax`` at which :func:`minima_arc_length` equals ``length`` (bisection on ``log smax``)."""
     if length <= 0:
@@ -136,6 +156,20 @@ def sharpness_cutoff_for_length(length: float, branches: int = 2) -> float:
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+def steps_to_settle(eta: float, tol: float = 1e-6, scale: float = 4.0) -> int:
+    """A step budget within which GD on the toy loss brings runs to rest at a minimum (to ``tol``).
+
+    Near the flattest minima ``(+-1, +-1)`` the residual is multiplied by ``1 - 2 eta`` per step
+    (the transverse eigenvalue of ``DG``), so it shrinks by ``tol / scale`` after
+    ``ln(scale / tol) / eps`` steps with ``eps = 1 - |1 - 2 eta| = 2 min(eta, 1 - eta)``; twice
+    that, for the approach to the curve. Our estimate, meant for "raise n_steps to about ...".
+    """
+    if not 0 < eta < CRITICAL_ETA:
+        raise ValueError("steps_to_settle: needs 0 < eta < 1 (no minimum holds GD otherwise)")
+    eps = 2.0 * min(eta, 1.0 - eta)
+    return math.ceil(2.0 * math.log(scale / tol) / eps)
 
 
 def mws_curve(eta: float, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
@@ -155,11 +189,16 @@ def mws_curve(eta: float, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
 class ToyFates:
     """Where each GD run on the toy loss ended (one entry per initial point).
 
-    ``kind``: :class:`stepsize.dynamics.Fate` codes (``CONVERGED`` = gradient norm below ``tol``,
-    ``PERIODIC`` = a cycle of period ``2..max_period``, ``DIVERGED``, ``UNDECIDED``);
+    ``kind``: :class:`stepsize.dynamics.Fate` codes, decided by the book's one rule
+    (:func:`stepsize.dynamics.decide_fates`): ``CONVERGED`` = settled (gradient norm below ``tol``)
+    **and** ``eta * lambda_max(H) < 2`` there; ``PERIODIC`` = a cycle of period ``2..max_period``
+    whose multipliers lie in the unit disc; ``DIVERGED``; ``UNDECIDED`` otherwise (still moving,
+    or settled where GD cannot stay);
     ``period``: 1 for converged, ``p`` for a cycle, 0 otherwise; ``steps``: the step at which the
     run was classified (a multiple of ``check_every``, or ``n_steps``); ``x``, ``y``: last iterate
-    (NaN if diverged).
+    (NaN if diverged); ``settled``: the gradient test alone passed (before the stability test);
+    ``eta_sharpness``: ``eta * lambda_max(H)`` at settled runs (NaN elsewhere);
+    ``multiplier``: largest ``|eig D(G^p)|`` along each cycle found (NaN elsewhere).
     """
 
     kind: np.ndarray
@@ -168,6 +207,9 @@ class ToyFates:
     x: np.ndarray
     y: np.ndarray
     tol: float
+    settled: np.ndarray | None = None
+    eta_sharpness: np.ndarray | None = None
+    multiplier: np.ndarray | None = None
 
     @property
     def at_minimum(self) -> np.ndarray:
@@ -198,11 +240,17 @@ def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: fl
     ``check_every`` steps the runs are checked and finished ones are dropped from the active set
     (so converged and diverged runs cost nothing afterwards):
 
-    * ``CONVERGED`` when ``|grad L| < tol`` (use :attr:`ToyFates.at_minimum` for ``|1 - xy| < tol``);
-    * ``PERIODIC`` with period ``p in 2..max_period`` when, over the last ``max_period`` steps of
-      the block, the smallest ``q >= 1`` with ``|z_{k+q} - z_k| <= cycle_tol (1 + |z_k|)`` is ``p``;
+    * settled when ``|grad L| < tol``; a cycle of period ``p in 2..max_period`` when, over the last
+      ``max_period`` steps of the block, the smallest ``q >= 1`` with
+      ``|z_{k+q} - z_k| <= cycle_tol (1 + |z_k|)`` is ``p``;
     * ``DIVERGED`` when ``x^2 + y^2 > blowup^2`` or an iterate overflowed (no warnings: local errstate);
     * ``UNDECIDED`` when still running after ``n_steps``.
+
+    The fates then follow the book's one rule (:func:`stepsize.dynamics.decide_fates`): a settled
+    run is ``CONVERGED`` only when ``eta * lambda_max(H_L) < 2`` where it stopped (closed form,
+    :func:`lambda_max_closed_form`), a cycle is ``PERIODIC`` only when its multipliers (eigenvalues
+    of the product of ``DG`` along it) lie in the unit disc; otherwise ``UNDECIDED``.
+    (Use :attr:`ToyFates.at_minimum` for "converged to a minimum", ``|1 - xy| < tol``.)
 
     The work runs in stages of growing length (``4 check_every``, then 4 times longer each time);
     within a stage the active runs advance in slices of ``chunk`` points (bounded temporaries), and
@@ -222,7 +270,8 @@ def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: fl
         raise ValueError("need n_steps >= 0, check_every >= 1, max_period >= 1, chunk >= 1")
     n = x0.size
     out = _ToyOut(kind=np.full(n, int(Fate.UNDECIDED), dtype=np.int8), period=np.zeros(n, dtype=np.int64),
-                  steps=np.full(n, n_steps, dtype=np.int64), x=x0.copy(), y=y0.copy())
+                  steps=np.full(n, n_steps, dtype=np.int64), x=x0.copy(), y=y0.copy(),
+                  es=np.full(n, np.nan), mu=np.full(n, np.nan))
     crit = (tol * tol, cycle_tol * cycle_tol, blowup * blowup, check_every, max_period)
     idx = np.arange(n)
     k, stage = 0, 4 * check_every
@@ -234,19 +283,87 @@ def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: fl
     bad = out.kind == int(Fate.DIVERGED)
     out.x[bad] = np.nan
     out.y[bad] = np.nan
-    return ToyFates(kind=out.kind.reshape(shape), period=out.period.reshape(shape),
-                    steps=out.steps.reshape(shape), x=out.x.reshape(shape), y=out.y.reshape(shape), tol=tol)
+    kind, period = _decide(out.period, bad, out.es, out.mu)
+    return ToyFates(kind=kind.reshape(shape), period=period.reshape(shape),
+                    steps=out.steps.reshape(shape), x=out.x.reshape(shape), y=out.y.reshape(shape), tol=tol,
+                    settled=(out.period == 1).reshape(shape), eta_sharpness=out.es.reshape(shape),
+                    multiplier=out.mu.reshape(shape))
+
+
+def lambda_max_closed_form(x: ArrayLike, y: ArrayLike) -> ArrayLike:
+    """``lambda_max`` of ``H_L(x, y) = [[y^2, b], [b, x^2]]``, ``b = 2xy - 1``, in closed form:
+    ``(x^2 + y^2)/2 + sqrt(((y^2 - x^2)/2)^2 + b^2)`` (the larger root of the 2x2 characteristic
+    polynomial; ``x^2 + y^2`` on the minima ``xy = 1``)."""
+    if np.ndim(x) == 0 and np.ndim(y) == 0:
+        x, y = float(x), float(y)
+        h, b = 0.5 * (y * y - x * x), 2.0 * x * y - 1.0
+        return 0.5 * (x * x + y * y) + math.sqrt(h * h + b * b)
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    a, c = y * y, x * x
+    b = x * y
+    b *= 2.0
+    b -= 1.0
+    b *= b
+    h = a - c
+    h *= 0.5
+    h *= h
+    h += b
+    np.sqrt(h, out=h)
+    a += c
+    a *= 0.5
+    a += h
+    return a
+
+
+def _eta_sharpness(x: np.ndarray, y: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``e * lambda_max(H_L(x, y))`` per run (the stability number of a settled run)."""
+    out = lambda_max_closed_form(x, y)
+    out *= e
+    return out
+
+
+def _cycle_multiplier(x: np.ndarray, y: np.ndarray, e: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Largest ``|eig D(G^p)|`` of the cycles through ``(x, y)`` of period ``p``: the product of
+    ``DG = I - e H_L`` at the ``p`` orbit points, its eigenvalues from trace and determinant."""
+    m11, m12, m21, m22 = np.ones_like(x), np.zeros_like(x), np.zeros_like(x), np.ones_like(x)
+    cx, cy = x.copy(), y.copy()
+    for j in range(int(p.max()) if p.size else 0):
+        on = j < p  # this orbit still has a point to multiply in
+        b = -e * (2.0 * cx * cy - 1.0)
+        a, d = 1.0 - e * cy * cy, 1.0 - e * cx * cx  # DG = [[a, b], [b, d]]
+        n11, n12 = a * m11 + b * m21, a * m12 + b * m22
+        n21, n22 = b * m11 + d * m21, b * m12 + d * m22
+        m11, m12 = np.where(on, n11, m11), np.where(on, n12, m12)
+        m21, m22 = np.where(on, n21, m21), np.where(on, n22, m22)
+        t = (cx * cy - 1.0) * e
+        cx, cy = cx - t * cy, cy - t * cx
+    tr, det = m11 + m22, m11 * m22 - m12 * m21
+    disc = 0.25 * tr * tr - det
+    return np.where(disc >= 0, 0.5 * np.abs(tr) + np.sqrt(np.maximum(disc, 0.0)),
+                    np.sqrt(np.abs(det)))
+
+
+def _decide(period: np.ndarray, diverged: np.ndarray, es: np.ndarray,
+            mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The one fate rule (:func:`stepsize.dynamics.decide_fates`) on the toy's runs; returns
+    ``(kind, period)`` with period 0 where the fate is undecided or the run diverged."""
+    kind = decide_fates(period, diverged, es, mu)
+    period = np.where((kind == int(Fate.UNDECIDED)) | diverged, 0, period)
+    return kind, period
 
 
 @dataclass(frozen=True)
 class _ToyOut:
-    """The per-point results :func:`fates` fills in (``x``, ``y`` hold the current iterate)."""
+    """The per-point results :func:`fates` fills in (``x``, ``y`` hold the current iterate;
+    ``es``, ``mu``: ``eta * lambda_max`` at settled runs, multiplier of cycles)."""
 
     kind: np.ndarray
     period: np.ndarray
     steps: np.ndarray
     x: np.ndarray
     y: np.ndarray
+    es: np.ndarray
+    mu: np.ndarray
 
 
 def _run_blocks(idx: np.ndarray, out: _ToyOut, eta: np.ndarray, k: int, k_end: int,
@@ -305,6 +422,10 @@ def _run_blocks(idx: np.ndarray, out: _ToyOut, eta: np.ndarray, k: int, k_end: i
                 out.steps[di] = k
                 out.x[di] = x[done]
                 out.y[di] = y[done]
+                if conv.any():  # eta * lambda_max where the run settled, on the small slice
+                    out.es[idx[conv]] = _eta_sharpness(x[conv], y[conv], e[conv])
+                if cyc.any():
+                    out.mu[idx[cyc]] = _cycle_multiplier(x[cyc], y[cyc], e[cyc], hit[cyc])
                 keep = ~done
                 idx, x, y, e = idx[keep], x[keep], y[keep], e[keep]
                 t, u, v, back = t[: idx.size], u[: idx.size], v[: idx.size], back[: idx.size]
@@ -351,7 +472,21 @@ def fate_plain(x0: float, y0: float, eta: float, n_steps: int, *, tol: float = 1
             return int(Fate.DIVERGED), 0, k, math.nan, math.nan
         r = x * y - 1.0
         if r * r * nrm2 < tol2:
-            return int(Fate.CONVERGED), 1, k, x, y
+            return _decide_one(1, k, x, y, e)
         if hit >= 2:
-            return int(Fate.PERIODIC), hit, k, x, y
+            return _decide_one(hit, k, x, y, e)
     return int(Fate.UNDECIDED), 0, n_steps, x, y
+
+
+def _decide_one(period: int, k: int, x: float, y: float, e: float) -> tuple[int, int, int, float, float]:
+    """The fate rule for one run of :func:`fate_plain` (same arithmetic as :func:`fates`, on
+    one-element arrays)."""
+    X, Y, E = np.array([x]), np.array([y]), np.array([e])
+    nan = np.array([np.nan])
+    if period == 1:
+        es, mu = _eta_sharpness(X, Y, E), nan
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            es, mu = nan, _cycle_multiplier(X, Y, E, np.array([period]))
+    kind, per = _decide(np.array([period]), np.array([False]), es, mu)
+    return int(kind[0]), int(per[0]), k, x, y
