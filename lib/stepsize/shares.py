@@ -32,11 +32,15 @@ class Share:
     lo: float
     hi: float
 
-    def text(self) -> str:
-        """``"12 of 16 (0.75, 95% CI 0.5050-0.9180)"``, trimmed: what a claim box shows.
+    def text(self, digits: int | None = None) -> str:
+        """``"12 of 16 (0.75, 95% CI 0.505-0.918)"``: what a claim box shows.
 
-        Four decimals, trailing zeros dropped, so that 10000 of 10000 shows ``0.9996-1``, not ``1-1``.
+        By default four decimals with trailing zeros dropped, so that 10000 of 10000 shows
+        ``0.9996-1``, not ``1-1``; ``digits`` asks for that many significant digits instead.
         """
+        if digits is not None:
+            return (f"{self.k} of {self.n} ({self.p:.{digits}g}, 95% CI "
+                    f"{self.lo:.{digits}g}–{self.hi:.{digits}g})")
         return f"{self.k} of {self.n} ({_trim(self.p)}, 95% CI {_trim(self.lo)}–{_trim(self.hi)})"
 
 
