@@ -44,3 +44,19 @@ def test_corollary1_bound_hand_computed():
     assert bounds.corollary1_bound(3, 3.0) == pytest.approx(2 / 12.980246132766677)
     assert bounds.corollary1_bound(1, 5.0) == pytest.approx(2.0)  # one layer: 2 / lambda_max = 2
     assert np.allclose(bounds.corollary1_bound(np.array([2, 4]), 1.0), [1.0, 0.5])
+
+
+def test_corollary1_bound_against_depth():
+    # rho = 0.8: 2, 1.25, 0.898, 0.699 for L = 1..4 (it falls from L = 1 on for rho >= 1/2)
+    got = bounds.corollary1_bound(np.arange(1, 5), 0.8)
+    assert np.allclose(got, [2.0, 1.25, 2 / (3 * 0.8 ** (4 / 3)), 2 / (4 * 0.8**1.5)])
+    assert np.round(got, 3).tolist() == [2.0, 1.25, 0.898, 0.699]
+    Ls = np.arange(1, 60)
+    for rho in (0.5, 0.6, 0.8, 1.0, 2.0):
+        assert np.all(np.diff(bounds.corollary1_bound(Ls, rho)) <= 1e-15)
+    # rho < 1/2: grows first, peaks near max{2, 2 ln(1/rho)}, then falls
+    for rho, peak in ((0.45, 2), (0.1, 5), (0.01, 9)):
+        b = bounds.corollary1_bound(Ls, rho)
+        assert int(Ls[np.argmax(b)]) == peak
+        assert abs(peak - max(2.0, 2 * math.log(1 / rho))) < 1.0
+        assert np.all(np.diff(b[peak - 1:]) < 0)

@@ -71,3 +71,69 @@ def test_pack_roundtrip():
     Ws = _random_net(rng, (2, 3, 4), B=2)
     back = linear.unpack(linear.pack(Ws), linear.shapes_of(Ws))
     assert all(np.array_equal(a, b) for a, b in zip(Ws, back))
+
+
+def _rescaled_top(depth, spec, t):
+    from stepsize import identity
+
+    c = np.ones((1, depth))
+    c[:, 0], c[:, 1] = t, 1.0 / t
+    S = identity.rescaled_top_solution(np.asarray(spec, dtype=float), c)
+    Ws = [np.stack([np.diag(s[j]) for s in S]) for j in range(depth)]
+    return Ws, identity.diagonal_solution_lambda_max(S)
+
+
+@pytest.mark.parametrize("spec", [[3.0, 3.0, 3.0, 3.0], [3.0, 2.9, 1.1, 0.7]])
+def test_hessian_lambda_max_near_degenerate_top_pair(spec):
+    # depth 4, imbalance 6: the case where the old 400-step power iteration erred by 1e-5
+    # (R = rho I: a repeated top eigenvalue; the other spectrum: the top pair within 1%)
+    Ws, exact = _rescaled_top(4, spec, 6.0)
+    prob = linear.whitened(np.diag(spec))
+    ev = np.linalg.eigvalsh(linear.dense_hessian(Ws, prob)[0])
+    assert (ev[-1] - ev[-2]) / ev[-1] < 0.01
+    dense = linear.hessian_lambda_max(Ws, prob)[0]
+    lanczos = linear.hessian_lambda_max(Ws, prob, dense_below=0)[0]  # force the eigsh route
+    for lam in (dense, lanczos):
+        assert lam == pytest.approx(ev[-1], rel=1e-9, abs=0)
+        assert lam == pytest.approx(exact[0], rel=1e-9, abs=0)
+
+
+def test_dense_hessian_matches_hvp_columns():
+    rng = np.random.default_rng(8)
+    prob = linear.whitened(rng.standard_normal((3, 2)))
+    Ws = _random_net(rng, (2, 3, 4, 3), B=3)
+    H = linear.dense_hessian(Ws, prob)
+    shapes = linear.shapes_of(Ws)
+    n = linear.n_params(Ws)
+    for i in (0, n // 2, n - 1):
+        e = np.zeros((3, n))
+        e[:, i] = 1.0
+        assert np.allclose(H[:, :, i], linear.pack(linear.hvp(Ws, prob, linear.unpack(e, shapes))), atol=1e-12)
+    assert np.allclose(H, np.swapaxes(H, 1, 2), atol=1e-10)
+
+
+def test_hessian_lambda_max_reports_non_convergence(monkeypatch):
+    from stepsize import sharpness
+
+    Ws, _ = _rescaled_top(3, [2.0, 1.0], 2.0)
+    prob = linear.whitened(np.diag([2.0, 1.0]))
+    # nan weights give nan, not a number
+    bad = [W.copy() for W in Ws]
+    bad[0][0, 0, 0] = np.nan
+    assert np.isnan(linear.hessian_lambda_max(bad, prob)[0])
+
+    def fail(*a, **k):
+        raise sharpness.NotConverged("forced")
+
+    monkeypatch.setattr(sharpness, "lambda_max_hvp", fail)
+    with pytest.raises(sharpness.NotConverged):
+        linear.hessian_lambda_max(Ws, prob, dense_below=0)
+
+
+def test_dense_hessian_chunked_equals_one_batch():
+    rng = np.random.default_rng(9)
+    prob = linear.whitened(rng.standard_normal((3, 3)))
+    Ws = _random_net(rng, (3, 3, 3, 3), B=5)
+    full = linear.dense_hessian(Ws, prob)
+    for mb in (1, 7, 40):
+        assert np.array_equal(linear.dense_hessian(Ws, prob, max_batch=mb), full)

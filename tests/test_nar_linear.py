@@ -130,3 +130,29 @@ def test_scaled_step_is_an_exact_rescaling():
         Wp = linear.gd_step(Wp, linear.whitened(R0), linear.scaled_step(delta, rho, L))
     for a, b in zip(W, Wp):
         assert np.allclose(a, rho ** (1 / L) * b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 4])  # 8 parameters (finite-difference range) and 48 (Hessian only)
+def test_run_gd_settled_but_unstable_is_not_converged(n):
+    # exactly at a balanced solution GD does not move (the gradient is zero to rounding), so the run
+    # looks settled; at 1.5 times its stability limit it is a transient, never CONVERGED
+    from stepsize import Fate
+
+    R = np.diag(np.linspace(2.0, 1.0, n))
+    L = 2 if n == 2 else 3
+    Ws = linear.balanced_solution(R, L, B=2)
+    lim = bounds.corollary1_bound(L, 2.0)  # 2 / lambda_max at the balanced solution
+    runs = linear.run_gd(Ws, linear.whitened(R), np.array([0.5 * lim, 1.5 * lim]), 5)
+    assert runs.settled.tolist() == [True, True]
+    assert runs.fates.eta_sharpness == pytest.approx([1.0, 3.0], rel=1e-9)
+    assert runs.fates.kind.tolist() == [Fate.CONVERGED, Fate.UNDECIDED]
+    assert runs.outcome.tolist() == [linear.Outcome.GLOBAL, linear.Outcome.OTHER]
+    assert np.isnan(runs.fates.orbit_center[1]).all() and runs.fates.period[1] == 0
+
+
+def test_run_gd_two_cycle_multiplier_is_exact():
+    # scalar-like case: L = 1 is plain least squares, GD at delta = 2 / lambda has a neutral 2-cycle
+    R = np.array([[1.0]])
+    W = [np.array([[[1.0 + 1e-3]]])]
+    runs = linear.run_gd(W, linear.whitened(R), 2.0, 20)
+    assert runs.fates.period[0] == 2 and runs.fates.multiplier[0] == pytest.approx(1.0, abs=1e-12)

@@ -141,7 +141,9 @@ def corollary2_certificate(depth: int | np.ndarray, delta: float | np.ndarray) -
 def corollary1_max_depth(delta: float, rho: float, max_depth: int = 1000) -> int:
     """Largest depth ``L <= max_depth`` with ``delta <= 2 / (L rho^{2(L-1)/L})`` (Corollary 1),
     i.e. the deepest network GD with step ``delta`` can still fit ``R`` with ``sigma_max(R) = rho``;
-    0 if none. For ``rho >= 1`` the bound decreases in ``L``, so every shallower depth also fits.
+    0 if none. For ``rho >= 1/2`` the bound decreases in ``L`` from ``L = 1`` on (``b(1) = 2``,
+    ``b(2) = 1/rho``, and ``d ln b / dL = -(L + 2 ln rho) / L^2``), so every shallower depth also fits;
+    for ``rho < 1/2`` it first grows, up to about ``L = max{2, 2 ln(1/rho)}``, and falls after.
     """
     Ls = np.arange(1, max_depth + 1)
     ok = delta <= corollary1_bound(Ls, rho)

@@ -107,7 +107,7 @@ def gradients(Ws: Weights, prob: LinearProblem) -> Weights:
     Nguegnang et al. (3.1); for whitened data ``E = P - R`` (Nar & Sastry, Sec. 2).
     """
     below, above = _prefix_suffix(Ws)
-    E = product(Ws) @ prob.Sxx - prob.Syx
+    E = (Ws[-1] @ below[-1]) @ prob.Sxx - prob.Syx  # P = W_L (W_{L-1} ... W_1)
     return [np.swapaxes(above[j], 1, 2) @ E @ np.swapaxes(below[j], 1, 2) for j in range(len(Ws))]
 
 
@@ -126,25 +126,24 @@ def hvp(Ws: Weights, prob: LinearProblem, Vs: Weights) -> Weights:
     With ``A_j = W_L ... W_{j+1}``, ``B_j = W_{j-1} ... W_1``, ``E = P Sxx - Syx`` and
     ``dP = sum_k A_k V_k B_k``:
     ``H[V]_j = dA_j^T E B_j^T + A_j^T (dP Sxx) B_j^T + A_j^T E dB_j^T``, where
-    ``dA_j = sum_{k>j} A_k V_k (W_{k-1} ... W_{j+1})`` and ``dB_j = sum_{k<j} (W_{j-1} ... W_{k+1}) V_k B_k``.
+    ``dA_j = sum_{k>j} A_k V_k (W_{k-1} ... W_{j+1})`` and ``dB_j = sum_{k<j} (W_{j-1} ... W_{k+1}) V_k B_k``,
+    accumulated by the recursions ``dB_{j+1} = W_j dB_j + V_j B_j`` and ``dA_{j-1} = dA_j W_j + A_j V_j``
+    (``O(L)`` products per call).
     """
-    L, B = len(Ws), Ws[0].shape[0]
+    L = len(Ws)
     below, above = _prefix_suffix(Ws)
     E = product(Ws) @ prob.Sxx - prob.Syx
     dP = sum(above[k] @ Vs[k] @ below[k] for k in range(L))
     dE = dP @ prob.Sxx
     T = lambda M: np.swapaxes(M, 1, 2)  # noqa: E731
-    out = []
-    for j in range(1, L + 1):
-        dA = np.zeros_like(above[j - 1])
-        for k in range(j + 1, L + 1):
-            dA = dA + above[k - 1] @ Vs[k - 1] @ _chain(Ws, k - 1, j + 1, B, Ws[j - 1].shape[1])
-        dB = np.zeros_like(below[j - 1])
-        for k in range(1, j):
-            dB = dB + _chain(Ws, j - 1, k + 1, B, Ws[k - 1].shape[1]) @ Vs[k - 1] @ below[k - 1]
-        out.append(T(dA) @ E @ T(below[j - 1]) + T(above[j - 1]) @ dE @ T(below[j - 1])
-                   + T(above[j - 1]) @ E @ T(dB))
-    return out
+    dB = [np.zeros_like(below[0])]                 # dB_1 = 0
+    for j in range(1, L):                          # dB_{j+1} = W_j dB_j + V_j B_j
+        dB.append(Ws[j - 1] @ dB[-1] + Vs[j - 1] @ below[j - 1])
+    dA = [np.zeros_like(above[L - 1])]             # dA_L = 0
+    for j in range(L, 1, -1):                      # dA_{j-1} = dA_j W_j + A_j V_j
+        dA.insert(0, dA[0] @ Ws[j - 1] + above[j - 1] @ Vs[j - 1])
+    return [T(dA[j]) @ E @ T(below[j]) + T(above[j]) @ dE @ T(below[j]) + T(above[j]) @ E @ T(dB[j])
+            for j in range(L)]
 
 
 def pack(Ws: Weights) -> np.ndarray:
@@ -166,37 +165,71 @@ def shapes_of(Ws: Weights) -> list[tuple[int, int]]:
     return [tuple(W.shape[1:]) for W in Ws]
 
 
-def hessian_lambda_max(Ws: Weights, prob: LinearProblem, n_iter: int = 200, seed: int = 0) -> np.ndarray:
-    """Largest-magnitude Hessian eigenvalue per run, by power iteration on :func:`hvp`.
+def n_params(Ws: Weights) -> int:
+    """Number of parameters ``sum_j d_j d_{j-1}`` of one network of the batch."""
+    return int(sum(m * n for m, n in shapes_of(Ws)))
 
-    At a global minimum the Hessian is positive semidefinite, so this is ``lambda_max``; the
-    GD stability limit there is ``2 / lambda_max``. Deterministic for a given ``seed``.
+
+def dense_hessian(Ws: Weights, prob: LinearProblem, max_batch: int = 4096) -> np.ndarray:
+    """The full Hessian, ``(B, n, n)``, from :func:`hvp` on every basis vector (small sizes only).
+
+    The basis directions of all ``B`` networks go through batched :func:`hvp` calls of at most
+    ``max_batch`` (network, direction) pairs each (memory stays bounded for large batches).
     """
-    rng = np.random.default_rng(seed)
     shapes = shapes_of(Ws)
     B = Ws[0].shape[0]
-    v = rng.standard_normal((B, sum(m * n for m, n in shapes)))
-    v /= np.linalg.norm(v, axis=1, keepdims=True)
-    lam = np.zeros(B)
-    for _ in range(n_iter):
-        hv = pack(hvp(Ws, prob, unpack(v, shapes)))
-        lam = np.einsum("bi,bi->b", v, hv)
-        nrm = np.linalg.norm(hv, axis=1, keepdims=True)
-        v = np.where(nrm > 0, hv / np.where(nrm > 0, nrm, 1.0), v)
-    return lam
-
-
-def dense_hessian(Ws: Weights, prob: LinearProblem) -> np.ndarray:
-    """The full Hessian, ``(B, n, n)``, column by column from :func:`hvp` (small sizes only)."""
-    shapes = shapes_of(Ws)
-    B = Ws[0].shape[0]
-    n = sum(m * k for m, k in shapes)
+    n = n_params(Ws)
     H = np.empty((B, n, n))
-    for i in range(n):
-        e = np.zeros((B, n))
-        e[:, i] = 1.0
-        H[:, :, i] = pack(hvp(Ws, prob, unpack(e, shapes)))
+    chunk = max(1, min(n, max_batch // max(B, 1)))
+    eye = np.eye(n)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        k = hi - lo
+        rep = [np.repeat(W, k, axis=0) for W in Ws]          # (B k, ...): run b, direction lo + i
+        E = np.tile(eye[lo:hi], (B, 1))                      # row b k + i = e_{lo + i}
+        cols = pack(hvp(rep, prob, unpack(E, shapes))).reshape(B, k, n)  # cols[b, i] = H_b e_{lo + i}
+        H[:, :, lo:hi] = np.swapaxes(cols, 1, 2)
     return H
+
+
+def hessian_lambda_max(Ws: Weights, prob: LinearProblem, n_iter: int | None = None, seed: int = 0, *,
+                       dense_below: int = 400, rtol: float = 1e-10) -> np.ndarray:
+    """Largest Hessian eigenvalue ``lambda_max(H)`` per run, by a routine that checks its convergence.
+
+    Up to ``dense_below`` parameters: ``eigvalsh`` of :func:`dense_hessian` (exact to rounding).
+    Beyond: Lanczos (``scipy.sparse.linalg.eigsh``) on the exact :func:`hvp`, one run at a time,
+    with its residual verified (:func:`stepsize.sharpness.lambda_max_hvp`); it raises
+    :class:`stepsize.sharpness.NotConverged` when it cannot certify the eigenvalue.
+    At a global minimum the Hessian is positive semidefinite, so this is the eigenvalue that sets
+    the GD stability limit ``2 / lambda_max`` there. ``n_iter`` is accepted for compatibility and
+    ignored (no fixed iteration count is trusted); ``seed`` fixes the Lanczos start vector.
+    Runs with non-finite weights give NaN.
+    """
+    from .sharpness import lambda_max_dense, lambda_max_hvp
+
+    B = Ws[0].shape[0]
+    n = n_params(Ws)
+    out = np.full(B, np.nan)
+    ok = np.all(np.isfinite(pack(Ws)), axis=1)
+    if not ok.any():
+        return out
+    good = [W[ok] for W in Ws]
+    if n <= dense_below:
+        with np.errstate(over="ignore", invalid="ignore"):
+            H = dense_hessian(good, prob)
+        fin = np.all(np.isfinite(H), axis=(1, 2))
+        vals = np.full(H.shape[0], np.nan)
+        if fin.any():
+            vals[fin] = lambda_max_dense(H[fin], symmetric_tol=1e-6)
+        out[ok] = vals
+        return out
+    shapes = shapes_of(Ws)
+    idx = np.flatnonzero(ok)
+    for b in idx:
+        one = [W[b:b + 1] for W in Ws]
+        op = lambda v, one=one: pack(hvp(one, prob, unpack(v[None], shapes)))[0]  # noqa: E731
+        out[b] = lambda_max_hvp(op, n, rtol=rtol, seed=seed)
+    return out
 
 
 # --- Constructors (Nar & Sastry Sec. 2) ---
@@ -300,8 +333,8 @@ def layer_shapes(dims: tuple[int, ...] | list[int]) -> list[tuple[int, int]]:
 class Outcome:
     """Codes of :class:`LinearRuns.outcome`."""
 
-    GLOBAL = 0    # converged (period-1) with loss <= optimum + tol
-    OTHER = 1     # converged elsewhere, periodic, or still moving after the budget
+    GLOBAL = 0    # converged (settled and eta * lambda_max < 2) with loss <= optimum + tol
+    OTHER = 1     # converged elsewhere, periodic, or undecided after the budget
     DIVERGED = 2  # left the blowup ball or overflowed
     NAMES = ("global optimum", "other", "diverged")
 
@@ -312,17 +345,74 @@ class LinearRuns:
 
     ``outcome``: :class:`Outcome` codes; ``loss``: final loss (``inf`` if diverged);
     ``final``: the last weights (NaN for diverged runs); ``fates``: the underlying
-    :class:`stepsize.dynamics.Fates`.
+    :class:`stepsize.dynamics.Fates` (decided by :func:`stepsize.dynamics.decide_fates`, with
+    ``fates.eta_sharpness`` = ``delta * lambda_max(H)`` at every run that settled);
+    ``settled``: the run stayed put over the trailing window (period 1), before the stability
+    test, so ``settled & ~converged`` are transients at points GD cannot hold.
     """
 
     outcome: np.ndarray
     loss: np.ndarray
     final: Weights
     fates: object
+    settled: np.ndarray | None = None
 
     def share(self, code: int) -> float:
         """Share of the runs with this outcome code."""
         return float(np.mean(self.outcome == code))
+
+    @property
+    def eta_sharpness(self) -> np.ndarray:
+        """``delta * lambda_max(H)`` where each settled run stopped (NaN for the others)."""
+        return self.fates.eta_sharpness
+
+
+def _eta_sharpness(final: Weights, prob: LinearProblem, d: np.ndarray, sel: np.ndarray,
+                   seed: int = 0) -> np.ndarray:
+    """``d * lambda_max(H)`` at the selected runs (NaN elsewhere, and where Lanczos did not converge)."""
+    from .sharpness import NotConverged
+
+    out = np.full(sel.shape[0], np.nan)
+    idx = np.flatnonzero(sel)
+    if idx.size == 0:
+        return out
+    sub = [W[idx] for W in final]
+    try:
+        lam = hessian_lambda_max(sub, prob, seed=seed)
+    except NotConverged:  # the large-model route: decide run by run, unknown stays NaN (UNDECIDED)
+        lam = np.full(idx.size, np.nan)
+        for i in range(idx.size):
+            try:
+                lam[i] = hessian_lambda_max([W[i:i + 1] for W in sub], prob, seed=seed)[0]
+            except NotConverged:
+                pass
+    out[idx] = d[idx] * lam
+    return out
+
+
+def _cycle_multiplier(final: Weights, other: Weights, prob: LinearProblem, d: np.ndarray,
+                      sel: np.ndarray, dense_below: int = 400) -> np.ndarray:
+    """Largest ``|eig D(G^2)|`` of 2-cycles ``{x, G(x)}``: ``D(G^2) = (I - d H(G x))(I - d H(x))``, exact.
+
+    NaN where not selected or the model is too large for the dense Hessian.
+    """
+    out = np.full(sel.shape[0], np.nan)
+    idx = np.flatnonzero(sel)
+    n = n_params(final)
+    if idx.size == 0 or n > dense_below:
+        return out
+    with np.errstate(over="ignore", invalid="ignore"):
+        H0 = dense_hessian([W[idx] for W in final], prob)
+        H1 = dense_hessian([W[idx] for W in other], prob)
+    eye = np.eye(n)
+    dd = d[idx, None, None]
+    M = (eye - dd * H1) @ (eye - dd * H0)
+    fin = np.all(np.isfinite(M), axis=(1, 2))
+    vals = np.full(idx.size, np.nan)
+    if fin.any():
+        vals[fin] = np.max(np.abs(np.linalg.eigvals(M[fin])), axis=1)
+    out[idx] = vals
+    return out
 
 
 def run_gd(Ws: Weights, prob: LinearProblem, delta: float | np.ndarray, n_steps: int, *,
@@ -330,10 +420,14 @@ def run_gd(Ws: Weights, prob: LinearProblem, delta: float | np.ndarray, n_steps:
            blowup: float = 1e6, check_every: int = 250) -> LinearRuns:
     """Run GD ``W_j <- W_j - delta grad_j`` from every network in the batch and classify the runs.
 
-    ``delta`` is a number or one step size per run, shape ``(B,)``. Classification by
-    :func:`stepsize.dynamics.classify` on the packed parameters (period-1 test with relative
-    tolerance ``tol_step``; divergence = leaving the ball of radius ``blowup``), then
-    ``GLOBAL`` = converged with ``loss <= optimum_loss + tol_loss``; ``DIVERGED``; else ``OTHER``.
+    ``delta`` is a number or one step size per run, shape ``(B,)``. The fate of each run is the
+    book's one rule, :func:`stepsize.dynamics.decide_fates`: *settled* = period 1 over the trailing
+    window (relative tolerance ``tol_step``); ``CONVERGED`` = settled **and**
+    ``delta * lambda_max(H) < 2`` at the point where it stopped (exact Hessian,
+    :func:`hessian_lambda_max`); a 2-cycle is ``PERIODIC`` when the multipliers of
+    ``(I - delta H(x_1))(I - delta H(x_0))`` lie in the unit disc (or cannot be computed);
+    divergence = leaving the ball of radius ``blowup``; everything else ``UNDECIDED``.
+    Then ``GLOBAL`` = converged with ``loss <= optimum_loss + tol_loss``; ``DIVERGED``; else ``OTHER``.
 
     Early stop: every ``check_every`` steps, if every run has either diverged or moves by less than
     ``tol_step / 10`` (relative) per step, the remaining budget is skipped (such runs would be
@@ -343,9 +437,13 @@ def run_gd(Ws: Weights, prob: LinearProblem, delta: float | np.ndarray, n_steps:
     step-size schedules and records the loss, balancedness and drift at every step (Nguegnang et al.),
     where this one records nothing per step and classifies fixed points and 2-cycles (Nar & Sastry).
     """
-    from .dynamics import Fate, classify, iterate
+    from dataclasses import replace
+
+    from .dynamics import Fate, classify, decide_fates, iterate
 
     shapes = shapes_of(Ws)
+    B = Ws[0].shape[0]
+    d = np.broadcast_to(np.asarray(delta, dtype=float), (B,)).astype(float)
     step = lambda x: pack(gd_step(unpack(x, shapes), prob, delta))  # noqa: E731
     x = pack(Ws)
     done = 0
@@ -359,16 +457,31 @@ def run_gd(Ws: Weights, prob: LinearProblem, delta: float | np.ndarray, n_steps:
                 gap = np.linalg.norm(step(x) - x, axis=1) / (1.0 + np.linalg.norm(x, axis=1))
             if np.all(np.isnan(gap) | (gap <= 0.1 * tol_step)):
                 break
-    fates = classify(step, x, 0, max_period=2, tol=tol_step, blowup=blowup)
-    final = unpack(fates.final, shapes)
-    diverged = fates.mask(Fate.DIVERGED)
+    # the settled test alone (no finite-difference Jacobian) ...
+    raw = classify(step, x, 0, max_period=2, tol=tol_step, blowup=blowup, stability_max_dim=0)
+    final = unpack(raw.final, shapes)
+    diverged = raw.mask(Fate.DIVERGED)
+    settled = raw.period == 1
+    # ... then the one rule, with the exact Hessian where each run stopped
+    es = _eta_sharpness(final, prob, d, settled)
+    cyc = raw.period == 2
+    with np.errstate(over="ignore", invalid="ignore"):
+        other = unpack(step(raw.final), shapes) if cyc.any() else final
+    mu = _cycle_multiplier(final, other, prob, d, cyc)
+    kind = decide_fates(raw.period, diverged, es, mu)
+    keep = (kind == int(Fate.CONVERGED)) | (kind == int(Fate.PERIODIC))
+    period = np.where(keep, raw.period, 0)
+    center = np.where(keep[:, None], raw.orbit_center, np.nan)
+    amplitude = np.where(keep, raw.amplitude, np.nan)
+    fates = replace(raw, kind=kind, period=period, orbit_center=center, amplitude=amplitude,
+                    eta_sharpness=es, multiplier=mu)
     with np.errstate(invalid="ignore", over="ignore"):
         lo = loss(final, prob)
     lo = np.where(diverged | ~np.isfinite(lo), np.inf, lo)
     outcome = np.full(lo.shape, Outcome.OTHER, dtype=np.int8)
     outcome[fates.mask(Fate.CONVERGED) & (lo <= optimum_loss + tol_loss)] = Outcome.GLOBAL
     outcome[diverged] = Outcome.DIVERGED
-    return LinearRuns(outcome=outcome, loss=lo, final=final, fates=fates)
+    return LinearRuns(outcome=outcome, loss=lo, final=final, fates=fates, settled=settled & ~diverged)
 
 
 def scaled_step(delta: float | np.ndarray, rho: float | np.ndarray, depth: int) -> float | np.ndarray:

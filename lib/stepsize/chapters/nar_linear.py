@@ -32,6 +32,7 @@ CHAPTERS += (
             Param("depth", int, 4, "number of layers L", low=2, high=10),
             Param("rho", float, 2.0, "largest singular value of the target R", low=0.0, high=100.0, low_open=True),
             Param("n_init", int, 30, "random initialisations per step size", low=1, high=1000),
+            Param("n_steps", int, 3000, "GD steps per run (the budget)", low=100, high=100000),
             SEED,
         ),
         test_overrides={"depth": 3, "rho": 3.0, "n_init": 10, "seed": 1},
@@ -47,6 +48,7 @@ CHAPTERS += (
         params=(
             Param("depth", int, 3, "number of layers L", low=2, high=10),
             Param("delta", float, 0.05, "step size", low=0.0, high=10.0, low_open=True),
+            Param("n_steps", int, 3000, "GD steps per run (the budget)", low=100, high=100000),
             SEED,
         ),
         test_overrides={"depth": 5, "delta": 0.02, "seed": 1},
@@ -64,6 +66,7 @@ CHAPTERS += (
             Param("rho", float, 2.0, "largest singular value of the target R", low=0.0, high=100.0, low_open=True),
             Param("max_depth", int, 12, "deepest network tried (depths 1..max_depth)", low=2, high=20),
             Param("n_init", int, 20, "random initialisations per depth", low=1, high=1000),
+            Param("n_steps", int, 2000, "GD steps per run (the budget)", low=100, high=100000),
             SEED,
         ),
         test_overrides={"delta": 0.1, "rho": 1.5, "max_depth": 10, "n_init": 10},
