@@ -5,7 +5,6 @@ import struct
 
 import numpy as np
 import pytest
-
 from stepsize import mlp
 
 
@@ -73,3 +72,137 @@ def test_fast_gelu_pieces_equal_the_formulas_bit_for_bit():
     assert np.array_equal(h, mlp.gelu(z))
     assert np.array_equal(t, np.tanh(np.sqrt(2 / np.pi) * z * (1 + 0.044715 * z * z)))
     assert np.array_equal(mlp._gelu_prime_from(z, t), mlp.gelu_prime(z))
+
+
+# ---------------------------------------------------------------------------------------------
+# stepsize.mlp_gd: the fast path, exact Hessian-vector products, the fate classifier
+# ---------------------------------------------------------------------------------------------
+from stepsize import mlp_gd
+from stepsize.dynamics import Fate
+
+
+def _tiny(seed=0, sizes=(5, 4, 4, 3), B=3, n=7):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, sizes[0]))
+    Y = rng.standard_normal((n, sizes[-1]))
+    layers = mlp.init(rng, B, sizes)
+    layers = [(W, rng.standard_normal(b.shape) * 0.3) for W, b in layers]
+    return X, Y, layers
+
+
+def test_exp_form_gelu_equals_tanh_form_and_its_derivatives(fd):
+    z = np.linspace(-30, 30, 20001)
+    s = mlp_gd.gelu_s(z)
+    assert np.allclose(mlp_gd.gelu_exp(z), mlp.gelu(z), rtol=1e-14, atol=1e-15)
+    assert np.allclose(mlp_gd.gelu_prime_s(z, s), mlp.gelu_prime(z), rtol=1e-13, atol=1e-14)
+    zz = np.linspace(-5, 5, 21)
+    num = np.array([fd(lambda v: float(mlp.gelu_prime(v)[0]), np.array([zi]))[0] for zi in zz])
+    assert np.allclose(mlp_gd.gelu_second_s(zz, mlp_gd.gelu_s(zz)), num, atol=1e-7)
+    with np.errstate(over="raise", invalid="raise"):  # far tails: no overflow escapes, no NaN
+        assert np.all(np.isfinite(mlp_gd.gelu_exp(np.array([-800.0, 800.0]))))
+
+
+@pytest.mark.parametrize("sizes", [(5, 4, 3), (5, 4, 4, 3)])
+def test_flat_loss_and_gradient_equal_the_layered_ones(sizes):
+    X, Y, layers = _tiny(sizes=sizes)
+    theta = mlp_gd.flatten(layers)
+    lo, grads = mlp.loss_and_grad(layers, X, Y)
+    assert np.allclose(mlp_gd.loss_flat(theta, sizes, X, Y), lo, rtol=1e-13)
+    assert np.allclose(mlp_gd.grad_flat(theta, sizes, X, Y), mlp_gd.flatten(grads), rtol=1e-12, atol=1e-15)
+    back = mlp_gd.unflatten(theta, sizes)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(back, layers))
+
+
+@pytest.mark.parametrize("sizes", [(5, 4, 3), (5, 4, 4, 3), (3, 3, 3, 3, 2)])
+def test_exact_hvp_matches_dense_finite_difference_hessian(sizes):
+    X, Y, layers = _tiny(sizes=sizes)
+    theta = mlp_gd.flatten(layers)[1]
+    H_fd = mlp_gd.dense_hessian_fd(theta, sizes, X, Y)  # central differences of the gradient, h = 1e-5
+    H = np.column_stack([mlp_gd.hvp(theta, e, sizes, X, Y) for e in np.eye(theta.size)])
+    assert np.max(np.abs(H - H.T)) < 1e-14 * max(1.0, np.abs(H).max())  # exact: symmetric to rounding
+    assert np.max(np.abs(H - H_fd)) < 1e-8 * max(1.0, np.abs(H).max())
+    # batched products equal the single ones
+    V = np.random.default_rng(1).standard_normal((3, theta.size))
+    T = mlp_gd.flatten(layers)
+    HV = mlp_gd.hvp(T, V, sizes, X, Y)
+    assert np.allclose(HV[1], H @ V[1], rtol=1e-12, atol=1e-14)
+    # the Lanczos sharpness equals the dense top eigenvalue
+    assert mlp_gd.sharpness(theta, sizes, X, Y) == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-7)
+
+
+def _digits_setup(n=60, sizes=(64, 8, 8, 10), etas=(0.5, 1.0, 2.0, 50.0), runs=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X, Y, _ = mlp.load("", n=n, rng=rng)
+    e = np.repeat(np.array(etas), runs)
+    return X, Y, e, mlp_gd.flatten(mlp.init(rng, e.size, list(sizes))), list(sizes)
+
+
+def test_gd_fates_is_bit_identical_whatever_the_chunks_their_order_and_threads():
+    X, Y, e, theta, sizes = _digits_setup()
+    kw = {"n_steps": 60, "max_steps": 240, "window": 20}
+    ref = mlp_gd.gd_fates(theta, sizes, X, Y, e, chunk=12, **kw)
+    for extra in ({"chunk": 1}, {"chunk": 5, "chunk_order_seed": 3}, {"chunk": 2, "chunk_order_seed": 7, "workers": 2}):
+        r = mlp_gd.gd_fates(theta, sizes, X, Y, e, **extra, **kw)
+        assert np.array_equal(r.theta, ref.theta, equal_nan=True)
+        assert np.array_equal(r.loss, ref.loss, equal_nan=True)
+        assert np.array_equal(r.kind, ref.kind)
+        assert np.array_equal(r.eta_sharpness, ref.eta_sharpness, equal_nan=True)
+
+
+def test_gd_fates_follows_plain_gd_and_honours_its_budget():
+    X, Y, e, theta, sizes = _digits_setup()
+    r = mlp_gd.gd_fates(theta, sizes, X, Y, e, n_steps=40, max_steps=300, window=20)
+    tr = mlp.gd(mlp_gd.unflatten(theta, sizes), X, Y, e, 40)
+    ok = np.isfinite(tr.loss) & np.isfinite(r.loss)
+    assert np.allclose(r.loss[ok], tr.loss[ok], rtol=1e-9)  # the same GD, exp- instead of tanh-form GELU
+    div = r.kind == Fate.DIVERGED
+    assert div[e == 50.0].all() and not div[e == 0.5].any()
+    assert np.all(r.steps[~div] >= 40) and np.all(r.steps <= 300)
+    conv = r.kind == Fate.CONVERGED
+    assert np.all(r.eta_sharpness[conv] < 2) and np.all(r.settled[conv])
+    assert np.all((r.kind[~conv & ~div] == Fate.UNDECIDED) & (r.steps[~conv & ~div] == 300))
+    with pytest.raises(ValueError):
+        mlp_gd.gd_fates(theta, sizes, X, Y, e, n_steps=50, max_steps=10)
+
+
+def test_a_transient_that_passes_the_short_test_is_never_converged():
+    """Runs that look converged at 150 steps (monotone loss, the short test) and are not at 3000
+    (their update is still large over the last 100 steps) are never CONVERGED, at either budget."""
+    rng = np.random.default_rng(0)
+    X, Y, _ = mlp.load("", n=100, rng=rng)
+    e = np.repeat([1.0, 1.5, 4.0], 5)
+    sizes = [64, 12, 10]
+    layers = mlp.init(rng, e.size, sizes)
+    tr = mlp.gd(layers, X, Y, e, 150)
+    short = mlp.converged(tr, below=0.9 * mlp.constant_predictor_loss(Y))
+    later = mlp.gd(tr.final, X, Y, e, 2850)
+    moving = (e * later.grad_norm[-100:]).max(axis=0) > 1e-2
+    transient = short & moving
+    assert transient.sum() >= 3
+    for cap in (150, 3000):
+        r = mlp_gd.gd_fates(mlp_gd.flatten(layers), sizes, X, Y, e, n_steps=150, max_steps=cap)
+        assert not np.any(r.kind[transient] == Fate.CONVERGED)
+        assert np.all(r.eta_sharpness[r.kind == Fate.CONVERGED] < 2)
+
+
+def test_group_whose_share_is_decided_stops_early():
+    assert mlp_gd.group_decided(16, 0, 20) and mlp_gd.group_decided(0, 5, 20)
+    assert not mlp_gd.group_decided(0, 20, 20) and not mlp_gd.group_decided(10, 0, 20)
+    X, Y, e, theta, sizes = _digits_setup(etas=(50.0, 0.5), runs=3)
+    r = mlp_gd.gd_fates(theta, sizes, X, Y, e, n_steps=20, max_steps=400, window=10,
+                        groups=np.repeat([0, 1], 3))
+    assert np.all(r.kind[:3] == Fate.DIVERGED) and not r.stopped_early[:3].any()
+    # the eta = 0.5 group: 3 runs cannot decide a share against 1/2 unless all converge or none can
+    assert not np.any(r.stopped_early[3:]) or group_ok(r)
+
+
+def group_ok(r):
+    conv = int(np.sum(r.kind[3:] == Fate.CONVERGED))
+    return mlp_gd.group_decided(conv, int(np.sum(r.stopped_early[3:])), 3)
+
+
+def test_presets_are_consistent():
+    for name, p in mlp_gd.PRESETS.items():
+        assert 0 < p["n_steps"] <= p["max_steps"], name
+        assert p["window"] <= p["n_steps"] and 0 < p["update_tol"] < 1
+        assert list(p["etas"]) == sorted(p["etas"])

@@ -13,7 +13,12 @@ A batch of ``B`` independent networks (one per initialisation and step size) is 
     loss = mean over samples and outputs of (f(x) - y)^2       (PyTorch's ``MSELoss``).
 
 GELU uses the tanh form ``gelu(z) = z/2 (1 + tanh(c (z + 0.044715 z^3)))``, ``c = sqrt(2/pi)``
-(PyTorch's ``approximate='tanh'``): numpy has no ``erf``.
+(PyTorch's ``approximate='tanh'``): numpy has no ``erf`` (``scipy.special.erf`` is about ten times
+slower than ``exp`` here).
+
+The fast path for long GD runs (flat parameters, exponential form of the same GELU, exact
+Hessian-vector products, the book's fate rule) is :mod:`stepsize.mlp_gd`; :func:`converged` below
+is only a short-budget heuristic, kept for the tables that report it.
 """
 
 from __future__ import annotations
@@ -204,9 +209,11 @@ def sgd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n
 
 
 def converged(tr: Training, window: float = 0.25, below: float = np.inf) -> np.ndarray:
-    """The book's convergence test for a finite budget (the paper's is unknown, [U]):
+    """A *short test*, not the fate rule: it counts transients as converged (a run at the edge of
+    stability can decrease its loss monotonically for a while and oscillate again later). Fates
+    are decided by :func:`stepsize.mlp_gd.gd_fates` (settled and ``eta * lambda_max < 2``).
 
-    a run converged when its loss stayed finite, ended below its initial value, and did not
+    By this test a run converged when its loss stayed finite, ended below its initial value, and did not
     increase over the last ``window`` share of the record points (for GD a monotone decrease, the
     behaviour of a run near a stable minimum; for SGD the records are per epoch), and, if given,
     ended below ``below`` (e.g. a share of the loss of the best constant predictor, so that a
