@@ -32,12 +32,21 @@ TEST_REPO_URL = "https://github.com/example-org/stepsize-book"
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """The book built from the stored outputs (execution off), Sphinx warnings as errors, with
-    launch buttons for :data:`TEST_REPO_URL`."""
+    launch buttons for :data:`TEST_REPO_URL`.
+
+    With ``STEPSIZE_TEST_HTML=DIR`` (an HTML build made the same way) a copy of DIR is used
+    instead of building again: for re-running the browser checks alone.
+    """
     import os
+    import shutil
 
     from stepsize.chapters import REPO_ROOT
 
     tmp = tmp_path_factory.mktemp("book")
+    given = os.environ.get("STEPSIZE_TEST_HTML")
+    if given:
+        shutil.copytree(given, tmp / "_build" / "html")
+        return tmp / "_build" / "html"
     config = (REPO_ROOT / "_config.yml").read_text()
     config, n = re.subn(r"execute_notebooks: \w+", 'execute_notebooks: "off"', config)
     assert n == 1

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 import yaml
-
 from stepsize import chapters
 from stepsize.chapters import REPO_ROOT, ParameterError
 
@@ -189,3 +188,13 @@ def test_stored_outputs_hold_no_warnings_errors_or_paths(ch):
             text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
             assert "Warning" not in text, f"{ch.path}: a warning leaked into the stored output: {text[:200]}"
             assert not re.search(r"0x[0-9a-f]{6,}|/work/|/tmp/|/home/|/root/", text), f"{ch.path}: address or path"
+
+
+def test_messages_name_the_chapter_once_and_cut_long_values():
+    ch = chapters.get("nar-example1")
+    with pytest.raises(ParameterError) as e:
+        ch.validate({"detla": 0.1})
+    assert str(e.value).count("nar-example1:") == 1
+    with pytest.raises(ParameterError) as e:
+        ch.validate({"delta": "9" * 5000})
+    assert len(str(e.value)) < 300 and "(5000 characters)" in str(e.value)

@@ -7,15 +7,64 @@ a bad call exits with status 2 and one line naming the problem and the allowed v
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import signal
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from . import chapters
 from .chapters import Chapter, ParameterError
+from .chapters.core import cut
+
+#: Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
+EXIT_INTERRUPTED = 130
+
+
+class NotebookFailed(RuntimeError):
+    """A chapter raised while executing: the cell's error, and where the failed notebook is kept."""
+
+    def __init__(self, error: str, saved: Path | None):
+        where = f"; the failed notebook is kept as {saved}" if saved else ""
+        super().__init__(f"{error}{where}")
+        self.error, self.saved = error, saved
+
+
+def failed_path(out: Path) -> Path:
+    """Where a failed execution of ``out`` is kept: ``<stem>.FAILED.ipynb``, never taken for a result."""
+    return out.with_name(out.stem + ".FAILED.ipynb")
+
+
+def _cell_error(e: BaseException) -> str:
+    ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
+    if ename:
+        count = getattr(e, "exec_count", None)
+        cell = f"cell In [{count}]" if count else f"cell {getattr(e, 'cell_index', '?')}"
+        return f"{cell} raised {ename}: {cut(str(evalue).strip(), 300)}"
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {cut(lines[-1], 300)}" if lines else type(e).__name__
+
+
+def check_out_dir(path: Path) -> Path:
+    """Create ``path`` if needed and prove it writable (a file is made and removed), or refuse it."""
+    def refuse(why: str) -> ParameterError:
+        return ParameterError(f"--out {cut(str(path))} is not a writable folder ({why})")
+
+    if path.exists() and not path.is_dir():
+        raise refuse("it is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise refuse(e.strerror or type(e).__name__) from None
+    return path
 
 
 def _jsonable(v: Any) -> Any:
@@ -36,25 +85,74 @@ def _jsonable(v: Any) -> Any:
 def execute_chapter(ch: Chapter, params: dict[str, Any], out: Path, kernel: str = "python3") -> dict[str, Any]:
     """Execute ``ch`` with checked ``params`` through papermill into ``out``; return its glued values.
 
-    The kernel runs in the notebook's own folder, as it does under Jupyter Book and nbval.
+    The kernel runs in the notebook's own folder, as it does under Jupyter Book and nbval, with
+    the project's kernel configuration (:data:`stepsize.notebooks.KERNEL_CONFIG`).
+    On failure the partial notebook is kept as :func:`failed_path` (evidence) and
+    :class:`NotebookFailed` names the failing cell's error and that file. On Ctrl-C the kernel is
+    stopped and nothing is left behind.
     """
     import papermill as pm
 
+    from .notebooks import kernel_arguments
     from .replication import glued_values
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".partial.ipynb")
-    pm.execute_notebook(
-        str(ch.notebook),
-        str(tmp),
-        parameters=params,
-        cwd=str(ch.notebook.parent),
-        kernel_name=kernel,
-        progress_bar=False,
-        log_output=False,
-    )
+    try:
+        with _ctrl_c_kills_kernels():
+            pm.execute_notebook(
+                str(ch.notebook),
+                str(tmp),
+                parameters=params,
+                cwd=str(ch.notebook.parent),
+                kernel_name=kernel,
+                progress_bar=False,
+                log_output=False,
+                extra_arguments=kernel_arguments(),
+            )
+    except KeyboardInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            _kill_kernels()  # this process's kernels (in a thread, others' kernels may be children too)
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as e:
+        saved = None
+        if tmp.exists():
+            saved = failed_path(out)
+            tmp.replace(saved)
+        raise NotebookFailed(_cell_error(e), saved) from e
     tmp.replace(out)  # atomic: a finished notebook or none
+    failed_path(out).unlink(missing_ok=True)  # an older failure is no longer the latest word
     return glued_values(out)
+
+
+@contextlib.contextmanager
+def _ctrl_c_kills_kernels() -> Iterator[None]:
+    """While active (main thread, Ctrl-C not ignored): Ctrl-C first kills the kernels, then raises
+    KeyboardInterrupt, so no kernel is interrupted mid-cell and left to print a traceback."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        _kill_kernels()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # clean-up must not be cut by a second Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _kill_kernels() -> None:
+    """Kill the kernels this process started (its children) at once."""
+    from .sweep import _kill_children
+
+    _kill_children()
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -70,14 +168,18 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     ch = chapters.get(args.slug)
     params = ch.parse([(n, v) for n, v in (args.param or [])])
-    out_dir = Path(args.out)
+    out_dir = check_out_dir(Path(args.out))
     out = out_dir / f"{ch.slug}.ipynb"
     t0 = time.perf_counter()
     try:
         values = execute_chapter(ch, params, out)
-    except Exception as e:  # papermill raises PapermillExecutionError with the cell's error
-        line = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        print(f"stepsize run {ch.slug}: the notebook failed: {line}", file=sys.stderr)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"stepsize run {ch.slug}: interrupted; the kernel is stopped and nothing was written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except NotebookFailed as e:
+        print(f"stepsize run {ch.slug}: the notebook failed: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({k: _jsonable(v) for k, v in values.items()}, sort_keys=True, allow_nan=False))
@@ -105,15 +207,37 @@ def _cmd_execute(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import parse_grid, plot_summary, run_sweep, write_summary
+    from .sweep import (
+        SweepInterrupted,
+        check_plot_name,
+        connect_dask,
+        parse_grid,
+        plot_summary,
+        run_sweep,
+        sweep_lock,
+        write_summary,
+    )
 
     ch = chapters.get(args.slug)
-    runs = parse_grid(ch, [(n, v) for n, v in (args.param or [])], args.seeds)
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError(f"--jobs must be an integer >= 1; got {args.jobs}")
-    out = Path(args.out or f"sweeps/{ch.slug}")
-    print(f"{ch.slug}: {len(runs)} runs -> {out}", file=sys.stderr)
-    results = run_sweep(runs, out, jobs=args.jobs, dask_address=args.dask, retry_failed=args.retry_failed)
+    notes: list[str] = []
+    runs = parse_grid(ch, [(n, v) for n, v in (args.param or [])], args.seeds, max_runs=args.max_runs,
+                      notes=notes)
+    if args.plot is not None:
+        check_plot_name(ch, args.plot)
+    out = check_out_dir(Path(args.out or f"sweeps/{ch.slug}"))
+    with sweep_lock(out):  # before the first line: a refused sweep prints only its reason
+        client = connect_dask(args.dask) if args.dask is not None else None
+        for line in notes:
+            print(line, file=sys.stderr)
+        print(f"{ch.slug}: {len(runs)} run{'s' if len(runs) != 1 else ''} -> {out}", file=sys.stderr)
+        try:
+            results = run_sweep(runs, out, jobs=args.jobs, retry_failed=args.retry_failed, client=client,
+                                lock=False)
+        except SweepInterrupted as e:
+            print(str(e), file=sys.stderr)
+            return EXIT_INTERRUPTED
     csv_path = write_summary(results, out)
     png = plot_summary(results, out, args.plot)
     failed = [r for r in results if r["status"] != "ok"]
@@ -152,10 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a parameter and its comma-separated values; repeatable (grid = product)")
     sw.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 for each grid point (default 1)")
     sw.add_argument("--jobs", type=int, default=None, help="parallel processes (default: number of cores)")
-    sw.add_argument("--dask", metavar="ADDRESS", help="send the runs to this Dask scheduler instead")
+    sw.add_argument("--dask", metavar="ADDRESS", help="send the runs to this Dask scheduler instead (it must answer within 10 s)")
     sw.add_argument("--out", help="sweep folder (default: sweeps/SLUG)")
     sw.add_argument("--plot", metavar="NAME", help="glued value to plot (default: the first claim)")
     sw.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
+    sw.add_argument("--max-runs", type=int, default=None, metavar="N",
+                    help="allow grids of up to N runs (default: 10000)")
     sw.set_defaults(func=_cmd_sweep)
 
     sc = sub.add_parser("scorecard", help="regenerate book/scorecard.md from the chapters' claim checks")
@@ -167,8 +293,47 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def split_params(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]] | None]:
+    """Take every ``-p NAME VALUE`` out of ``argv`` before argparse sees it.
+
+    argparse reads a value such as ``-1e-3`` as an option; taken out here, it reaches the
+    parameter's range check like any other value. Returns the other arguments and the pairs.
+    """
+    rest: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        if a in ("-p", "--param"):
+            if len(argv) - i < 3:
+                raise ParameterError(f"{a} needs a NAME and a VALUE, as in {a} delta 0.1")
+            pairs.append((argv[i + 1], argv[i + 2]))
+            i += 3
+            continue
+        rest.append(a)
+        i += 1
+    return rest, (pairs or None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rest, pairs = split_params(argv)
+    except ParameterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(rest)
+    if pairs is not None:
+        if not hasattr(args, "param"):
+            build_parser().error(f"-p is not an option of '{args.command}'")
+        args.param = pairs
+    if getattr(args, "max_runs", "unset") is None:
+        from .sweep import MAX_RUNS
+
+        args.max_runs = MAX_RUNS
     try:
         return args.func(args)
     except ParameterError as e:

@@ -6,10 +6,11 @@ Each part of the book keeps its chapters in its own module (``nar_sastry``, ``cr
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
-from .core import REPO_ROOT, Chapter, Param, ParameterError
 from . import nar_sastry
+from .core import REPO_ROOT, Chapter, Param, ParameterError, shorten
 
 _PARTS = [nar_sastry]
 for _name in ("nar_linear", "nar_identity", "relu", "craciun", "nguegnang", "beyond"):
@@ -32,16 +33,54 @@ def get(slug: str) -> Chapter:
     try:
         return CHAPTERS[slug]
     except KeyError:
-        raise ParameterError(f"unknown chapter '{slug}'; known chapters: {', '.join(CHAPTERS)}") from None
+        raise ParameterError(f"unknown chapter {shorten(slug)}; known chapters: {', '.join(CHAPTERS)}") from None
+
+
+def injected_names(history: list[str] | None = None) -> list[str]:
+    """Names set by the cell papermill injected into this kernel (none when it injected nothing).
+
+    papermill adds, after the ``parameters`` cell, a cell whose source starts with
+    ``# Parameters`` and assigns each ``-p``/``-y`` value. IPython keeps the source of every
+    executed cell in its input history ``In``; the latest such cell is read and parsed (never
+    executed again). ``history`` replaces ``In`` (for tests).
+    """
+    if history is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # plain Python: no kernel, no injection
+            return []
+        ip = get_ipython()
+        history = list(ip.user_ns.get("In", [])) if ip is not None else []
+    src = next((h for h in reversed(history) if isinstance(h, str) and h.lstrip().startswith("# Parameters")), None)
+    if src is None:
+        return []
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        for t in targets:
+            for n in ast.walk(t):
+                if isinstance(n, ast.Name) and n.id not in names:
+                    names.append(n.id)
+    return names
 
 
 def check_parameters(slug: str, **values: Any) -> None:
     """Validate a notebook's parameters (call it in the cell after the ``parameters`` cell).
 
-    Raises ParameterError naming the parameter and its allowed range. Returns None, so the call
-    leaves no output (nbval runs cells without history, where a trailing ``;`` is ignored).
+    Raises ParameterError naming the parameter and its allowed range, with the message the
+    command line gives; a name that papermill injected but the chapter does not have (``papermill
+    ... -p foo 1``, which papermill only warns about) is refused the same way. Returns None, so
+    the call leaves no output (nbval runs cells without history, where a trailing ``;`` is ignored).
     """
-    get(slug).validate(values)
+    ch = get(slug)
+    for name in injected_names():
+        ch.param(name)  # raises "<slug>: unknown parameter 'foo'; this chapter has: ..."
+    ch.validate(values)
 
 
-__all__ = ["CHAPTERS", "Chapter", "Param", "ParameterError", "REPO_ROOT", "check_parameters", "get"]
+__all__ = ["CHAPTERS", "REPO_ROOT", "Chapter", "Param", "ParameterError", "check_parameters", "get", "injected_names"]

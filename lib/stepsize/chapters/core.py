@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 #: The repository root (the lib is installed in editable mode from ``lib/``).
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -22,6 +23,32 @@ _SAFE_TEXT = re.compile(r"[A-Za-z0-9_./~ +=:,-]*")
 
 class ParameterError(ValueError):
     """A parameter value that is unknown, of the wrong type, or out of range."""
+
+
+#: Longest offending value echoed in a message (longer ones are cut, with their length said).
+SHOW_MAX = 60
+
+
+def shorten(value: Any, limit: int = SHOW_MAX) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (messages must stay one short line)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return text[: limit - 3] + "..." + size
+
+
+def cut(text: str, limit: int = 200) -> str:
+    """``text`` itself (no quotes), cut to about ``limit`` characters, e.g. a path in a message."""
+    return text if len(text) <= limit else text[: limit - 3] + f"... ({len(text)} characters)"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -111,11 +138,17 @@ class Param:
         if ok and self.rule is not None:
             ok = bool(self.rule(value))
         if not ok:
-            raise ParameterError(self._message(value))
+            hint = ""
+            if isinstance(value, str) and self.kind in (int, float) and _looks_numeric(value):
+                # papermill -y: YAML 1.1 reads 1e-3 (no dot) as text
+                example = "1.0e-3" if self.kind is float else "1000"
+                hint = (f" (text, not a number: YAML reads a number like 1e-3 without a dot as text; "
+                        f"write it as {example})")
+            raise ParameterError(self._message(value) + hint)
         return value
 
     def _message(self, got: Any) -> str:
-        return f"parameter '{self.name}' must be {self.allowed()}; got {got!r}"
+        return f"parameter '{self.name}' must be {self.allowed()}; got {shorten(got)}"
 
 
 @dataclass(frozen=True)
@@ -134,7 +167,7 @@ class Rule:
         """Raise ParameterError when the rule fails on ``values`` (which must hold every name)."""
         got = [values[n] for n in self.names]
         if not self.test(*got):
-            shown = ", ".join(f"{n}={v!r}" for n, v in zip(self.names, got))
+            shown = ", ".join(f"{n}={shorten(v)}" for n, v in zip(self.names, got))
             names = " and ".join(f"'{n}'" for n in self.names)
             raise ParameterError(f"{slug}: parameters {names} must satisfy {self.text}; got {shown}")
 
@@ -169,7 +202,7 @@ class Chapter:
             if p.name == name:
                 return p
         names = ", ".join(p.name for p in self.params)
-        raise ParameterError(f"{self.slug}: unknown parameter '{name}'; this chapter has: {names}")
+        raise ParameterError(f"{self.slug}: unknown parameter {shorten(name)}; this chapter has: {names}")
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -185,7 +218,8 @@ class Chapter:
             try:
                 out[name] = self.param(name).check(value)
             except ParameterError as e:
-                raise ParameterError(f"{self.slug}: {e}") from None
+                msg = str(e)
+                raise ParameterError(msg if msg.startswith(self.slug + ":") else f"{self.slug}: {msg}") from None
         for rule in self.rules:
             if all(n in out for n in rule.names):
                 rule.check(self.slug, out)
@@ -205,6 +239,8 @@ class Chapter:
         """
         out = {}
         for name, text in pairs:
+            if name in out:
+                raise ParameterError(f"{self.slug}: parameter {shorten(name)} is given twice")
             try:
                 out[name] = self.param(name).parse(text)
             except ParameterError as e:
