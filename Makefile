@@ -71,8 +71,9 @@ bench: env
 	$(PY) benchmarks/run.py
 
 # The chapters' paper presets (the papers' sizes; tens of minutes): time and claim verdicts.
+# ONLY=slug,slug re-runs just those chapters and keeps the other rows of the table.
 bench-paper: env
-	$(PY) benchmarks/run.py --paper-presets
+	$(PY) benchmarks/run.py --paper-presets $(if $(ONLY),--only $(ONLY))
 
 # The PDF edition: the whole book on one page (Sphinx singlehtml, from the stored outputs), printed
 # by headless Chromium once MathJax has typeset everything (lib/stepsize/pdf.py). Prints its path;
