@@ -168,6 +168,7 @@ def depth_verdict(
     beyond_eta: np.ndarray,
     *,
     probe: tuple[int, int, int] | None = None,
+    probe_depth: int | None = None,
 ) -> tuple[str, str]:
     """The depth effect: at a fixed step, GD reaches a global optimum only up to ``L_star``
     (Corollary 1's deepest depth); the measured cut-off is the deepest depth with such a run.
@@ -189,6 +190,14 @@ def depth_verdict(
     reached = depths[n_global > 0]
     cut = int(reached.max()) if reached.size else 0
     moving = (depths > cut) & (depths <= L_star) & (n_undecided > 0)
+    extended = ""
+    if (moving.any() and probe is not None and probe[1] > 0 and probe_depth is not None
+            and int(depths[moving].max()) == probe_depth and int(depths[moving].min()) == probe_depth):
+        steps, k, tried = probe
+        cut = int(probe_depth)
+        moving = np.zeros_like(moving)
+        extended = (f" At depth {cut} no run converged within the {n_steps} steps of the budget; extended "
+                    f"automatically, {k} of its {tried} still-moving runs converge within about {steps} steps.")
     if moving.any():
         where = "; ".join(
             f"L = {int(L)}: 0 of {n_init} converged, {int(u)} still moving"
@@ -231,7 +240,7 @@ def depth_verdict(
     )
     return REPRODUCED, (
         f"Deepest depth with a run at a global optimum: {cut} (L* = {L_star}); none of the "
-        f"{bg.size} runs deeper than L* reached one.{note}"
+        f"{bg.size} runs deeper than L* reached one.{note}{extended}"
     )
 
 
