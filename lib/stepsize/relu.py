@@ -21,12 +21,17 @@ Gradients (away from the kinks ``v_j x_i = b_j``), with ``r_i = f(x_i) - y_i`` a
 
 ``theta`` packs one run's parameters as ``[w, v]`` (length ``2m``) for the Hessian, the GD map and
 the period-2 orbit solver.
+
+Two modules build on this one: :mod:`stepsize.relu_fates` (long batched runs with checkpoints and the
+fate of each run, decided by :func:`stepsize.dynamics.decide_fates`) and :mod:`stepsize.relu_orbit`
+(fixed points and 2-cycles solved within an activation pattern and verified with the true map; the
+simpler :func:`period2_orbit` below ignores the kinks and is kept for smooth maps).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -52,7 +57,7 @@ class Instance:
     v0: np.ndarray
     seeds: np.ndarray
 
-    def row(self, k: int) -> "Instance":
+    def row(self, k: int) -> Instance:
         """Instance ``k`` alone (arrays keep their leading axis of length 1)."""
         s = slice(k, k + 1)
         return Instance(self.x, self.b[s], self.w_target[s], self.v_target[s], self.y[s],
