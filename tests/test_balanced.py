@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from stepsize import balanced as bl
 from stepsize import linear
 
@@ -137,3 +136,84 @@ def test_balanced_from_frames_fixes_the_product_across_depths():
         Ws = bl.balanced_from_frames([V0] + hidden + [VN], s ** (1.0 / N))
         assert np.allclose(linear.product(Ws), ref)
         assert bl.balancedness(Ws)[0] < 1e-12
+
+
+def test_loss_and_gradients_match_linear():
+    rng = np.random.default_rng(8)
+    prob = linear.from_data(rng.standard_normal((4, 11)), rng.standard_normal((3, 11)))
+    for dims in ((4, 3), (4, 5, 3), (4, 2, 6, 5, 3)):
+        Ws = _net(rng, dims, B=5)
+        L, Gs = bl.loss_and_gradients(Ws, prob)
+        assert np.allclose(L, linear.loss(Ws, prob), rtol=1e-12, atol=1e-12)
+        for a, b in zip(Gs, linear.gradients(Ws, prob)):
+            assert np.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("preset", sorted(bl.PRESETS))
+def test_every_preset_budget_is_honoured(preset):
+    need = bl.PRESETS[preset]["n_steps"]
+    assert bl.step_budget(preset, 1) == need  # the preset's budget, not the chapter's default
+    assert bl.step_budget(preset, need + 7) == need + 7  # n_steps may only raise it
+    assert bl.step_cap(preset, need) == bl.PRESETS[preset]["extend"] * need
+    # the runner makes the whole budget: every run that has not diverged made at least `need` steps
+    prob = linear.whitened(np.diag([1.0, 0.5]))
+    W0 = bl.balanced_init(np.random.default_rng(0), (2, 2, 2), 2, 2, scale=0.5)
+    run = bl.run_gd(W0, prob, np.array([1e-3, 0.1]), min(need, 400) if preset != "quick" else need, track_balance=False)
+    assert run.loss.shape[0] - 1 >= min(need, 400) and np.all(run.steps >= min(need, 400))
+
+
+def test_settled_but_unstable_is_not_converged():
+    # start exactly at a balanced global minimum, with a step above 2 / lambda_max: the loss stays at
+    # rounding level for a while (settled), but the point is linearly unstable
+    R = np.diag([2.0, 1.0])
+    prob = linear.whitened(R)
+    W0 = linear.balanced_solution(R, 3, B=1)
+    lam = bl.lambda_max_at(W0, prob)[0]
+    run = bl.run_gd(W0, prob, 1.1 * 2.0 / lam, 20, track_balance=False, tol=1e-6)
+    assert run.fate[0] != "converged"
+    assert run.eta_sharpness[0] >= 2.0 or run.fate[0] == "diverged"
+    stable = bl.run_gd(W0, prob, 0.9 * 2.0 / lam, 20, track_balance=False, tol=1e-6)
+    assert stable.fate[0] == "converged" and stable.eta_sharpness[0] == pytest.approx(1.8, rel=1e-6)
+
+
+def test_undecided_runs_are_extended_up_to_the_cap():
+    rng = np.random.default_rng(9)
+    prob, _, _ = bl.section5_problem(rng, [5, 4, 4, 5], 2, 20)
+    W0 = bl.balanced_init(rng, [5, 4, 4, 5], 2, 1)
+    eta = bl.best_step_bound(prob, 3, float(linear.loss(W0, prob)[0])).eta
+    short = bl.run_gd(W0, prob, eta, 50, track_balance=False, tol=1e-6)
+    assert short.fate[0] == "undecided" and short.needed[0] > 50
+    assert "raise n_steps to about" in bl.undecided_text(short, 0)
+    long = bl.run_gd(W0, prob, eta, 50, track_balance=False, tol=1e-6, max_steps=200000)
+    assert long.fate[0] == "converged" and 50 < long.steps[0] < 200000
+    assert long.loss[long.steps[0], 0] <= 1e-6 * long.loss[0, 0]
+    # the estimate of the short run is of the right order
+    assert 0.2 < short.needed[0] / long.steps[0] < 5
+    # a run not selected for extension stops at the budget
+    kept = bl.run_gd(W0, prob, eta, 50, track_balance=False, tol=1e-6, max_steps=200000, extend=np.array([False]))
+    assert kept.fate[0] == "undecided" and kept.steps[0] == 50
+
+
+def test_periodic_orbit_is_periodic_not_undecided():
+    # scalar-like network W2 W1 on whitened data: a step just above the stability limit of the
+    # balanced minimum lands on a stable 2-cycle
+    R = np.array([[1.0]])
+    prob = linear.whitened(R)
+    W0 = [np.array([[[0.9]]]), np.array([[[0.9]]])]
+    run = bl.run_gd(W0, prob, np.array([1.05]), 3000, track_balance=False, tol=1e-8)
+    assert run.fate[0] in ("periodic", "diverged")
+    assert run.fate[0] != "converged"
+
+
+def test_lambda_max_certified_bound_is_an_upper_bound():
+    rng = np.random.default_rng(10)
+    R = np.diag(np.linspace(2.0, 1.0, 12))
+    prob = linear.whitened(R)
+    W0 = linear.balanced_solution(R, 3, B=2, rng=rng)  # 432 parameters: the large-network route
+    W0 = [W + 1e-3 * rng.standard_normal(W.shape) for W in W0]
+    exact = bl.lambda_max_at(W0, prob)
+    assert np.all(np.isfinite(exact))
+    H = linear.dense_hessian(W0, prob)
+    assert np.allclose(exact, np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2)))[:, -1], rtol=1e-5)
+    cert = bl.lambda_max_at(W0, prob, certify_below=np.array([1e9, 0.0]))
+    assert cert[0] >= exact[0] * (1 - 1e-12) and cert[1] == pytest.approx(exact[1], rel=1e-9)

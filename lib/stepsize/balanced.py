@@ -9,16 +9,22 @@ notions restated [P]/[D]. The paper's constants (2.8)-(2.11) and (5.1)-(5.3) wer
 (a bound on the product from the loss, a bound on the factors from balancedness, a Hessian bound
 on a sublevel set, and the drift identity), and proved in the docstrings below. It is not the
 paper's constant.
+
+:func:`run_gd` runs batches of GD with one fate rule for every run,
+:func:`stepsize.dynamics.decide_fates` (converged = settled and ``eta * lambda_max < 2``, with
+``lambda_max`` from :mod:`stepsize.sharpness`); runs still undecided after their budget are
+continued up to a cap (:func:`step_budget`, :func:`step_cap`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import linear
+from . import linear, sharpness
 from .linear import LinearProblem, Weights
 
 
@@ -116,11 +122,13 @@ def section5_problem(rng: np.random.Generator, dims: list[int] | tuple[int, ...]
 
 #: Sizes of the Section 5 experiments [M] (the paper's formulas for them are [U]): input/output
 #: dimension ``d``, hidden width ``hidden``, rank ``rank`` of target and initialisation, sample
-#: size ``m`` and the default number of GD steps. ``paper`` follows the sizes suggested by the
-#: authors' figure file names (d = 70, rank 25) [SEC]; its step budget is still far below 10^6.
+#: size ``m``; ``n_steps`` is the least GD step budget of a run at these sizes (:func:`step_budget`:
+#: the chapter's ``n_steps`` may raise it) and ``extend`` the factor up to which runs still
+#: undecided after the budget are continued (:func:`step_cap`). ``paper`` follows the sizes
+#: suggested by the authors' figure file names (d = 70, rank 25) [SEC].
 PRESETS: dict[str, dict[str, int]] = {
-    "quick": {"d": 8, "hidden": 6, "rank": 2, "m": 40, "n_steps": 4000},
-    "paper": {"d": 70, "hidden": 50, "rank": 25, "m": 210, "n_steps": 20000},
+    "quick": {"d": 8, "hidden": 6, "rank": 2, "m": 40, "n_steps": 10, "extend": 16},
+    "paper": {"d": 70, "hidden": 50, "rank": 25, "m": 210, "n_steps": 5000, "extend": 50},
 }
 
 
@@ -147,65 +155,353 @@ def whitened_problem(Wt: np.ndarray) -> LinearProblem:
 
 
 # ---------------------------------------------------------------------------------------------
-# Running GD in batch (constant or scheduled steps), with divergence handled
+# Step budgets of the presets
+# ---------------------------------------------------------------------------------------------
+def step_budget(preset: str, n_steps: int) -> int:
+    """The GD step budget of a run at a preset's size: ``max(n_steps, PRESETS[preset]["n_steps"])``.
+
+    A preset's ``n_steps`` is the least budget its sizes need; the chapter's ``n_steps`` parameter
+    can raise it, never lower it.
+    """
+    return max(int(n_steps), int(PRESETS[preset]["n_steps"]))
+
+
+def step_cap(preset: str, budget: int) -> int:
+    """The cap up to which runs still undecided after ``budget`` steps are continued:
+    ``PRESETS[preset]["extend"] * budget``."""
+    return int(PRESETS[preset]["extend"]) * int(budget)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running GD in batch (constant or scheduled steps), with divergence handled and fates decided
+# by the one rule of stepsize.dynamics
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Run:
-    """A batch of GD runs: loss ``(n_steps+1, B)``, balancedness ``(n_steps+1, B)`` (or ``None``),
-    certified drift ``sum_i eta_i^2 ||grad L(W(i))||^2`` ``(n_steps+1, B)``, final weights, and
-    the fate per run (``"converged"``, ``"diverged"``, ``"undecided"``)."""
+    """A batch of GD runs.
+
+    ``loss`` ``(T+1, B)`` and ``balance`` ``(T+1, B)`` (or ``None``) record every step up to the
+    longest run ``T``; a run that stopped earlier (decided) keeps its last value, a diverged run
+    holds ``inf``. ``drift_sum`` is the certified drift ``sum_i eta_i^2 ||grad L(W(i))||^2``.
+    ``fate`` is ``"converged"``, ``"diverged"`` or ``"undecided"`` (from ``kind``, values of
+    :class:`stepsize.dynamics.Fate` given by :func:`stepsize.dynamics.decide_fates`);
+    ``eta_sharpness`` is ``eta * lambda_max(H)`` where a settled run stopped (NaN elsewhere; for
+    networks above 400 parameters it may be ``eta`` times a certified upper bound below ``2 / eta``,
+    see :func:`lambda_max_at`);
+    ``steps`` the number of steps each run made; ``n_steps`` the budget and ``max_steps`` the cap
+    of the automatic extension; ``needed`` an estimate of the steps an undecided run would need
+    (``-1``: none, e.g. its loss does not decrease); ``wandering`` marks undecided runs whose loss
+    kept rising and falling when they were stopped (see ``stop_wandering``).
+    """
 
     loss: np.ndarray
     balance: np.ndarray | None
     drift_sum: np.ndarray
     Ws: Weights
     fate: np.ndarray
+    kind: np.ndarray
+    eta_sharpness: np.ndarray
+    steps: np.ndarray
+    n_steps: int
+    max_steps: int
+    needed: np.ndarray
+    wandering: np.ndarray | None = None
+
+
+def loss_and_gradients(Ws: Weights, prob: LinearProblem) -> tuple[np.ndarray, Weights]:
+    """The loss ``L^N`` per run ``(B,)`` and its gradients (3.1), from one pass over the products.
+
+    With ``P = W_N ... W_1`` and ``E = P Sxx - Syx``: ``L = 1/2 <P Sxx, P> - <P, Syx> + 1/2 ||Y||^2``
+    (clipped at 0 against rounding) and ``grad_j = (W_N ... W_{j+1})^T E (W_{j-1} ... W_1)^T``.
+    The same values as :func:`stepsize.linear.loss` and :func:`stepsize.linear.gradients` (to
+    rounding), with ``P Sxx`` shared between them and two-operand contractions only.
+    """
+    L = len(Ws)
+    below: list[np.ndarray | None] = [None]
+    for W in Ws:
+        below.append(W if below[-1] is None else W @ below[-1])
+    P = below[L]
+    PS = P @ prob.Sxx
+    quad = np.sum((PS * P).reshape(P.shape[0], -1), axis=1)
+    lin = np.sum((P * prob.Syx).reshape(P.shape[0], -1), axis=1)
+    Lk = np.maximum(0.5 * quad - lin + 0.5 * prob.yy, 0.0)
+    E = PS - prob.Syx
+    Gs: list[np.ndarray] = [None] * L  # type: ignore[list-item]
+    above: np.ndarray | None = None  # W_N ... W_{j+2} for layer index j (0-based)
+    for j in range(L - 1, -1, -1):
+        G = E if above is None else np.swapaxes(above, 1, 2) @ E
+        Gs[j] = G if below[j] is None else G @ np.swapaxes(below[j], 1, 2)
+        above = Ws[j] if above is None else above @ Ws[j]
+    return Lk, Gs
+
+
+def lambda_max_at(Ws: Weights, prob: LinearProblem, dense_below: int = 400,
+                  certify_below: np.ndarray | None = None) -> np.ndarray:
+    """``lambda_max`` of the Hessian of ``L^N`` at every network of a batch, ``(B,)``.
+
+    Dense ``eigvalsh`` of the assembled Hessian (:func:`stepsize.linear.dense_hessian`) when the
+    network has at most ``dense_below`` parameters, else Lanczos on Hessian-vector products
+    (:func:`stepsize.sharpness.lambda_max_hvp`, relative tolerance 1e-6); NaN where Lanczos did
+    not converge (unknown). For large networks with ``certify_below`` (``(B,)``, e.g. ``2 / eta``),
+    a run whose rigorous bound :func:`hessian_bound` (factor norms and residual at that point) is
+    already below it gets that bound instead, an upper bound on ``lambda_max`` that suffices to
+    certify stability; Lanczos runs only where the bound does not decide.
+    """
+    shapes = linear.shapes_of(Ws)
+    n = sum(a * b for a, b in shapes)
+    B = Ws[0].shape[0]
+    if B == 0:
+        return np.zeros(0)
+    if n <= dense_below:
+        return np.asarray(sharpness.lambda_max_dense(linear.dense_hessian(Ws, prob), symmetric_tol=1e-6))
+    out = np.full(B, np.nan)
+    todo = np.ones(B, dtype=bool)
+    if certify_below is not None:
+        K = np.max([np.linalg.norm(W, 2, axis=(1, 2)) for W in Ws], axis=0)
+        res = np.linalg.norm(linear.residual(Ws, prob), axis=(1, 2))
+        x_norm = float(np.sqrt(np.linalg.eigvalsh(prob.Sxx)[-1]))
+        bound = np.asarray(hessian_bound(len(Ws), K, x_norm, res), dtype=float).reshape(B)
+        ok = bound < np.broadcast_to(np.asarray(certify_below, dtype=float), (B,))
+        out[ok] = bound[ok]
+        todo = ~ok
+    for i in np.flatnonzero(todo):
+        Wi = [W[i:i + 1] for W in Ws]
+
+        def hv(v: np.ndarray, Wi: Weights = Wi) -> np.ndarray:
+            return linear.pack(linear.hvp(Wi, prob, linear.unpack(v[None, :], shapes)))[0]
+
+        try:
+            out[i] = sharpness.lambda_max_hvp(hv, n, rtol=1e-6)
+        except sharpness.NotConverged:
+            pass
+    return out
+
+
+def _settled(losses: np.ndarray, L0: np.ndarray, floor: np.ndarray, tol: float) -> np.ndarray:
+    """Period 1 (settled) where, over the recorded trailing window ``losses`` ``(w+1, b)``, the loss
+    stayed within ``tol * L0`` of its floor and never rose by more than ``1e-12 * L0``; else 0."""
+    with np.errstate(invalid="ignore"):
+        low = np.all(losses - floor <= tol * L0, axis=0)
+        flat = np.all(np.diff(losses, axis=0) <= 1e-12 * L0, axis=0)
+    return np.where(np.all(np.isfinite(losses), axis=0) & low & flat, 1, 0)
+
+
+def steps_needed(loss: np.ndarray, L0: float, floor: float, tol: float, window: int = 16) -> int:
+    """Estimated number of steps a run needs to be settled, from the geometric decay of its gap
+    ``loss - floor`` over the last tenth of its record (at least ``window`` steps); ``-1`` when the
+    gap does not decrease (no estimate)."""
+    T = loss.shape[0] - 1
+    if T < 2 or not np.isfinite(loss[-1]):
+        return -1
+    gap_end = loss[-1] - floor
+    if gap_end <= tol * L0:
+        return T + window
+    w = int(min(T, max(window, T // 10)))
+    gap_start = loss[-1 - w] - floor
+    if not (gap_start > gap_end > 0):
+        return -1
+    rate = (gap_end / gap_start) ** (1.0 / w)
+    if not rate < 1.0:
+        return -1
+    return int(math.ceil(T + math.log(tol * L0 / gap_end) / math.log(rate))) + window
 
 
 def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: int,
-           track_balance: bool = True, tol: float = 1e-10, blowup: float = 1e8,
-           loss_floor: float | np.ndarray = 0.0) -> Run:
-    """``n_steps`` of GD (2.1), ``W_j <- W_j - eta_k grad_j L^N``, for a batch of ``B`` runs.
+           track_balance: bool = True, tol: float | np.ndarray = 1e-10, blowup: float = 1e8,
+           loss_floor: float | np.ndarray = 0.0, *, max_steps: int | None = None,
+           window: int = 16, check_stability: bool = True,
+           extend: np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
+           max_period: int = 8, period_tol: float = 1e-9, leave_early: bool = False,
+           stop_wandering: bool = False) -> Run:
+    """GD (2.1), ``W_j <- W_j - eta_k grad_j L^N``, for a batch of ``B`` runs, with fates decided.
 
-    ``eta`` broadcasts to ``(n_steps, B)``: a number, one constant step per run ``(B,)``, or a
-    schedule ``(n_steps, 1)``/``(n_steps, B)``. A run whose loss becomes non-finite or exceeds
-    ``blowup * L(0)`` is frozen and marked diverged; a run ends ``converged`` when
-    ``L - loss_floor <= tol * L(0)`` at the last step, else ``undecided``.
+    ``eta`` broadcasts to ``(steps, B)``: a number, one constant step per run ``(B,)``, or a
+    schedule ``(S, 1)``/``(S, B)`` with ``S >= max_steps``. Every run makes ``n_steps`` steps (the
+    budget). A run whose loss becomes non-finite or exceeds ``blowup * L(0)`` is frozen and
+    ``DIVERGED``. After the budget, and then every ``max(2 window, n_steps // 4)`` steps, the runs
+    not yet decided are classified; those still undecided continue, alone, up to ``max_steps``
+    steps (default: ``n_steps``, no extension). ``extend`` (bool ``(B,)``, default all) selects
+    the runs that may be extended: the others stop after the budget, decided or not. It may also
+    be a function of the current fates (``kind``, values of :class:`stepsize.dynamics.Fate`)
+    returning that mask, so that runs stop being extended once the verdict no longer needs them.
+    With ``leave_early`` the runs are also classified every ``chunk`` steps within the budget and a
+    decided run leaves the batch at once (it needs no more steps; its record then ends there): this
+    saves the work at large sizes, while the budget still bounds when a run may be called undecided.
+    With ``stop_wandering`` a run still undecided after 4 budgets whose loss rose within its last
+    ``2 window`` steps (neither settling nor periodic: a longer run promises no decision) is not
+    extended; it stays ``UNDECIDED`` and is marked in ``Run.wandering``.
 
-    See also :func:`stepsize.linear.run_gd` (constant steps, no per-step record, fixed-point and
-    2-cycle classification); both use :func:`stepsize.linear.gradients` and :func:`stepsize.linear.loss`.
+    The fate is the one rule :func:`stepsize.dynamics.decide_fates`: a run is *settled* when over
+    its last ``window`` steps its loss stayed within ``tol * L(0)`` of ``loss_floor`` (both numbers
+    or one per run) without
+    rising, and ``CONVERGED`` only when it is also linearly stable there, ``eta * lambda_max(H) < 2``
+    (:func:`lambda_max_at`; with ``check_stability=False`` the sharpness is not computed and a
+    settled run stays ``UNDECIDED``). A run that has not settled is probed for a periodic orbit:
+    ``2 max_period`` further steps, off the record, and :func:`stepsize.dynamics.settled_period`
+    with relative tolerance ``period_tol``; an orbit of period ``2 .. max_period`` is ``PERIODIC``
+    (its multipliers are not computed).
     """
+    from .dynamics import Fate, decide_fates, settled_period
+
     B = Ws[0].shape[0]
+    n_steps = int(n_steps)
+    max_steps = n_steps if max_steps is None else max(int(max_steps), n_steps)
     e_in = np.asarray(eta, dtype=float)
-    etas = np.broadcast_to(e_in if e_in.ndim == 2 else np.broadcast_to(e_in, (B,))[None, :], (n_steps, B))
-    losses = np.empty((n_steps + 1, B))
-    bal = np.empty((n_steps + 1, B)) if track_balance else None
-    dsum = np.zeros((n_steps + 1, B))
-    L0 = linear.loss(Ws, prob)
-    losses[0] = L0
-    if track_balance:
-        bal[0] = balancedness(Ws)
-    alive = np.ones(B, dtype=bool)
+    if e_in.ndim == 2:
+        if e_in.shape[0] < max_steps:
+            raise ValueError(f"run_gd: a schedule needs at least max_steps = {max_steps} rows")
+        etas = np.broadcast_to(e_in, (e_in.shape[0], B))
+    else:
+        etas = np.broadcast_to(np.broadcast_to(e_in, (B,))[None, :], (max_steps, B))
+    floor = np.broadcast_to(np.asarray(loss_floor, dtype=float), (B,))
+    tol_b = np.broadcast_to(np.asarray(tol, dtype=float), (B,))
+    chunk = max(2 * window, n_steps // 4)
+    def may_extend() -> np.ndarray:
+        if extend is None:
+            return np.ones(B, dtype=bool)
+        m = extend(kind) if callable(extend) else extend
+        return np.broadcast_to(np.asarray(m, dtype=bool), (B,))
+
+    losses = [None] * (max_steps + 1)
+    bal = [None] * (max_steps + 1) if track_balance else None
+    dsum = [None] * (max_steps + 1)
+    Ws = [np.array(W, dtype=float, copy=True) for W in Ws]
+    cur_loss = np.full(B, np.nan)
+    cur_bal = np.zeros(B)
+    cur_dsum = np.zeros(B)
+    L0 = np.full(B, np.nan)
     diverged = np.zeros(B, dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(n_steps):
-            Gs = linear.gradients(Ws, prob)
-            g2 = sum(np.sum(G ** 2, axis=(1, 2)) for G in Gs)
-            e = np.where(alive, etas[k], 0.0)
-            dsum[k + 1] = dsum[k] + np.where(alive, e ** 2 * g2, 0.0)
-            Ws = [W - e[:, None, None] * G for W, G in zip(Ws, Gs)]
-            Lk = linear.loss(Ws, prob)
-            bad = alive & (~np.isfinite(Lk) | (Lk > blowup * L0))
-            if bad.any():
-                diverged |= bad
-                alive &= ~bad
-                Ws = [np.where(bad[:, None, None], np.nan, W) for W in Ws]
-            losses[k + 1] = np.where(diverged, np.inf, Lk)
+    done = np.zeros(B, dtype=bool)
+    kind = np.full(B, int(Fate.UNDECIDED), dtype=np.int8)
+    es = np.full(B, np.nan)
+    steps = np.zeros(B, dtype=np.int64)
+    wandering = np.zeros(B, dtype=bool)
+    act = np.arange(B)
+    Wa = Ws
+
+    def classify(idx: np.ndarray, k: int) -> None:
+        """Decide the runs ``idx`` (indices into the batch) after ``k`` steps."""
+        w = min(window, k)
+        tail = np.array([losses[t][idx] for t in range(k - w, k + 1)])
+        period = _settled(tail, L0[idx], floor[idx], tol_b[idx]) if w > 0 else np.zeros(idx.size, dtype=int)
+        cand = (period == 0) & ~diverged[idx]
+        if max_period >= 2 and cand.any():  # a settled orbit? probe 2 max_period steps off the record
+            sel = idx[cand]
+            probe = [W[sel] for W in Ws]
+            tail = [linear.pack(probe)]
+            with np.errstate(over="ignore", invalid="ignore"):
+                for t in range(2 * max_period):
+                    _, Gp = loss_and_gradients(probe, prob)
+                    e = etas[min(k + t, etas.shape[0] - 1), sel]
+                    probe = [W - e[:, None, None] * G for W, G in zip(probe, Gp)]
+                    tail.append(linear.pack(probe))
+            per = settled_period(np.array(tail), period_tol, max_period, np.zeros(sel.size, dtype=bool))
+            period[cand] = np.where(per >= 2, per, 0)
+        s = period == 1
+        eta_last = etas[max(min(k, etas.shape[0]), 1) - 1]
+        if check_stability and s.any():
+            sel = idx[s]
+            lam = lambda_max_at([W[sel] for W in Ws], prob, certify_below=2.0 / eta_last[sel])
+            es[sel] = eta_last[sel] * lam
+        kind[idx] = decide_fates(period, diverged[idx], es[idx])
+
+    k = 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        while True:
+            Lk, Gs = loss_and_gradients(Wa, prob)
+            if k == 0:
+                L0[:] = Lk
+            bad = ~np.isfinite(Lk) | (Lk > blowup * L0[act])
+            cur_loss[act] = np.where(bad, np.inf, Lk)
             if track_balance:
-                bal[k + 1] = np.where(diverged, np.inf, balancedness([np.nan_to_num(W) for W in Ws]))
-    conv = ~diverged & (losses[-1] - loss_floor <= tol * L0)
-    fate = np.where(diverged, "diverged", np.where(conv, "converged", "undecided"))
-    return Run(loss=losses, balance=bal, drift_sum=dsum, Ws=Ws, fate=fate)
+                cur_bal[act] = np.where(bad, np.inf, balancedness(Wa) if not bad.any()
+                                        else balancedness([np.nan_to_num(W) for W in Wa]))
+            losses[k] = cur_loss.copy()
+            if track_balance:
+                bal[k] = cur_bal.copy()
+            dsum[k] = cur_dsum.copy()
+            if bad.any():
+                diverged[act[bad]] = True
+                done[act[bad]] = True
+            stop_now = np.zeros(act.size, dtype=bool) | bad
+            check = (k >= n_steps and ((k - n_steps) % chunk == 0 or k == max_steps)) or \
+                (leave_early and 0 < k < n_steps and k % chunk == 0)
+            if check:
+                for W, Wsub in zip(Ws, Wa):
+                    W[act] = Wsub
+                idx = act[~bad]
+                classify(idx, k)
+                decided = kind[idx] != int(Fate.UNDECIDED)
+                if k >= n_steps:
+                    decided |= ~may_extend()[idx]
+                    if stop_wandering and k >= 4 * n_steps and k > 2 * window:
+                        tail = np.array([losses[t][idx] for t in range(k - 2 * window, k + 1)])
+                        wand = ~decided & np.any(np.diff(tail, axis=0) > 1e-12 * L0[idx], axis=0)
+                        wandering[idx[wand]] = True
+                        decided |= wand
+                done[idx[decided]] = True
+                stop_now[~bad] = decided
+            if k == max_steps or not (~stop_now).any():
+                break
+            if stop_now.any():
+                keep = ~stop_now
+                for W, Wsub in zip(Ws, Wa):
+                    W[act] = Wsub
+                act = act[keep]
+                Wa = [W[act] for W in Ws]
+                Gs = [G[keep] for G in Gs]
+            e = etas[k, act]
+            g2 = sum(np.sum((G * G).reshape(G.shape[0], -1), axis=1) for G in Gs)
+            cur_dsum[act] = cur_dsum[act] + e ** 2 * g2
+            Wa = [W - e[:, None, None] * G for W, G in zip(Wa, Gs)]
+            steps[act] += 1
+            k += 1
+    for W, Wsub in zip(Ws, Wa):
+        W[act] = Wsub
+        W[diverged] = np.nan
+    T = k
+    loss_arr = np.array(losses[:T + 1])
+    bal_arr = np.array(bal[:T + 1]) if track_balance else None
+    dsum_arr = np.array(dsum[:T + 1])
+    kind[diverged] = int(Fate.DIVERGED)
+    needed = np.full(B, -1, dtype=np.int64)
+    for i in np.flatnonzero(kind == int(Fate.UNDECIDED)):
+        needed[i] = steps_needed(loss_arr[:steps[i] + 1, i], float(L0[i]), float(floor[i]), float(tol_b[i]), window)
+    names = {int(Fate.CONVERGED): "converged", int(Fate.DIVERGED): "diverged",
+             int(Fate.PERIODIC): "periodic", int(Fate.UNDECIDED): "undecided"}
+    fate = np.array([names[int(c)] for c in kind])
+    return Run(loss=loss_arr, balance=bal_arr, drift_sum=dsum_arr, Ws=Ws, fate=fate, kind=kind,
+               eta_sharpness=es, steps=steps, n_steps=n_steps, max_steps=max_steps, needed=needed,
+               wandering=wandering)
+
+
+def undecided_text(run: Run, i: int) -> str:
+    """One sentence on an undecided run ``i``: where it stopped and what would decide it."""
+    L0 = float(run.loss[0, i])
+    ratio = float(run.loss[int(run.steps[i]), i] / L0) if L0 > 0 else float("nan")
+    es = float(run.eta_sharpness[i])
+    if np.isfinite(es) and es >= 2.0:
+        return (f"settled after {int(run.steps[i])} steps but not stable there (eta*lambda_max = {es:.3g} >= 2): "
+                f"a longer run decides whether it leaves")
+    if run.wandering is not None and run.wandering[i]:
+        k = int(run.steps[i])
+        seg = run.loss[max(0, k - 1000):k + 1, i] / L0
+        return (f"after {k} steps its loss still rises and falls (between {seg.min():.2g} and {seg.max():.2g} of its "
+                f"start over the last {seg.size - 1} steps): neither settled nor periodic, so a longer run promises "
+                f"no decision")
+    need = int(run.needed[i])
+    where = f"after {int(run.steps[i])} steps (cap {run.max_steps}) its loss is at {ratio:.2g} of its start"
+    if need > 0:
+        return where + f"; raise n_steps to about {_round_up(need)}"
+    return where + " and not falling geometrically; no step count is in sight"
+
+
+def _round_up(n: int) -> int:
+    """``n`` rounded up to two significant digits (a step count for a reader)."""
+    if n < 100:
+        return int(n)
+    e = 10 ** (len(str(int(n))) - 2)
+    return int(math.ceil(n / e) * e)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,6 +685,22 @@ def schedule_constant(eta_bar: float | np.ndarray, k0: float | np.ndarray,
     """
     out = np.asarray(eta_bar, dtype=float) * np.asarray(k0, dtype=float) ** np.asarray(gamma, dtype=float)
     return float(out) if np.ndim(out) == 0 else out
+
+
+def schedule_steps_for(total: float, c: float, k0: float, gamma: float) -> float:
+    """Steps ``K`` after which the schedule ``c / (k + k0)^gamma`` has made the total step ``total``,
+    by the integral ``int_0^K c (k + k0)^-gamma dk`` (``inf`` when that overflows).
+
+    With the same start, small steps follow gradient flow in the time ``sum_k eta_k``, so ``K`` for
+    ``total = K_0 * eta_bar`` (the constant step's count ``K_0``) estimates the count a decreasing
+    schedule needs to reach the same loss.
+    """
+    try:
+        if gamma == 1.0:
+            return float(k0 * math.expm1(total / c))
+        return float((total * (1.0 - gamma) / c + k0 ** (1.0 - gamma)) ** (1.0 / (1.0 - gamma)) - k0)
+    except OverflowError:
+        return math.inf
 
 
 # ---------------------------------------------------------------------------------------------
