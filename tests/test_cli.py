@@ -84,15 +84,20 @@ def test_unwritable_out_is_refused_before_any_kernel(command, tmp_path):
 
 # --- item 13: Ctrl-C and failures ------------------------------------------------------------
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell without job control starts `cmd &`
+
+
 @pytest.mark.notebooks
-@pytest.mark.parametrize("target", ["group", "parent"])
+@pytest.mark.parametrize("target", ["group", "parent", "group, started with SIGINT ignored"])
 def test_ctrl_c_during_run_one_line_no_partial_file(target, tmp_path):
     import psutil
 
     out = tmp_path / "out"
     p = subprocess.Popen([sys.executable, "-m", "stepsize", "run", "nar-example1", "-p", "n_init", "3000000",
                           "-p", "n_steps", "2000", "--out", str(out)], cwd=REPO_ROOT, start_new_session=True,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_ignore_sigint if "ignored" in target else None)
     partial = out / "nar-example1.partial.ipynb"
     deadline = time.time() + 120
     while time.time() < deadline and not partial.exists() and p.poll() is None:
@@ -105,7 +110,7 @@ def test_ctrl_c_during_run_one_line_no_partial_file(target, tmp_path):
     assert kids, "no kernel to stop"
     time.sleep(1.0)  # let it get busy
     t0 = time.monotonic()
-    if target == "group":
+    if target.startswith("group"):
         os.killpg(p.pid, signal.SIGINT)
     else:
         os.kill(p.pid, signal.SIGINT)

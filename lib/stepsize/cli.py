@@ -318,7 +318,19 @@ def split_params(argv: Sequence[str]) -> tuple[list[str], list[tuple[str, str]] 
     return rest, (pairs or None)
 
 
+def _listen_to_ctrl_c() -> None:
+    """Make SIGINT raise KeyboardInterrupt even when it arrived ignored.
+
+    A shell without job control starts background commands with SIGINT ignored, and Python then
+    installs no handler: `kill -INT` (or a test's Ctrl-C) would do nothing, and a sweep would run
+    on. Only the main thread can set a handler; elsewhere nothing is changed.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _listen_to_ctrl_c()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         rest, pairs = split_params(argv)
