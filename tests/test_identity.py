@@ -148,3 +148,23 @@ def test_rate_helpers():
     assert identity.fit_growth_rate(2.0 ** np.arange(40.0), 1.0, 1e10) == pytest.approx(2.0)
     conv = identity.is_converging(np.stack([e, np.ones(60)], axis=1), 1e-20, window=20)
     assert conv.tolist() == [True, False]
+
+
+def test_fates_from_history_is_the_one_rule():
+    """A falling run is not converged (is_converging counted it); settled needs eta * lambda_max < 2 too."""
+    from stepsize import linear
+    from stepsize.dynamics import Fate
+
+    R = np.diag([2.0, 1.0])
+    prob = linear.whitened(R)
+    star = linear.balanced_solution(R, 2)  # a global minimum, lambda_max from the dense Hessian
+    lam = float(linear.hessian_lambda_max(star, prob)[0])
+    Ws = [np.repeat(W, 4, axis=0) for W in star]
+    floor = 1e-9
+    e = np.full((200, 4), 1e-12)
+    e[:, 1] = np.geomspace(1.0, 1e-6, 200)  # still falling: the budget ended first
+    e[-1, 2] = np.inf  # diverged
+    delta = np.array([1.0 / lam, 1.0 / lam, 1.0 / lam, 2.5 / lam])  # the last one sits where GD cannot stay
+    fate = identity.fates_from_history(e, Ws, prob, delta, floor)
+    assert list(fate) == [Fate.CONVERGED, Fate.UNDECIDED, Fate.DIVERGED, Fate.UNDECIDED]
+    assert identity.is_converging(e, floor)[1]  # the old test called the falling run converging

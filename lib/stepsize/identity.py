@@ -266,6 +266,33 @@ def is_converging(errors: np.ndarray, floor: float, window: int = 100) -> np.nda
         return finite & ((last <= floor) | falling)
 
 
+def fates_from_history(errors: np.ndarray, Ws: Weights, prob, delta: float | np.ndarray, floor: float,
+                       window: int = 16) -> np.ndarray:
+    """The book's one fate rule (:func:`stepsize.dynamics.decide_fates`) for runs with a recorded error history.
+
+    ``errors`` is ``(n_steps + 1, B)``, ``Ws`` the final weights. A run has *settled* when its error
+    stayed ``<= floor`` over the last ``window`` steps; it is CONVERGED only if, in addition,
+    ``delta * lambda_max(H) < 2`` at its final weights (:func:`stepsize.linear.hessian_lambda_max`,
+    self-checking). A run whose error is not finite is DIVERGED; any other run, however steadily its
+    error falls, is UNDECIDED (unlike :func:`is_converging`, which also counts falling runs).
+    """
+    from . import linear
+    from .dynamics import decide_fates
+
+    e = np.asarray(errors, dtype=float)
+    B = e.shape[1]
+    diverged = ~np.isfinite(e[-1])
+    with np.errstate(invalid="ignore"):
+        settled = np.all(e[-window:] <= floor, axis=0) & ~diverged
+    period = np.where(settled, 1, 0)
+    es = np.full(B, np.nan)
+    if settled.any():
+        lam = linear.hessian_lambda_max([W[settled] for W in Ws], prob)
+        d = np.broadcast_to(np.asarray(delta, dtype=float), (B,))[settled]
+        es[settled] = d * lam
+    return decide_fates(period, diverged, es)
+
+
 def hessian_eigenvalues(Ws: Weights, prob) -> np.ndarray:
     """All eigenvalues (ascending) of the Hessian of the loss at the first network of the batch.
 
