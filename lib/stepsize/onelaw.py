@@ -125,12 +125,9 @@ def scalar_family(name: str, df: Grad, curvature: float, lo: float, hi: float) -
 def toy_family() -> Family:
     """``L = (1 - xy)^2 / 2``; the flattest minimum (1, 1) has ``lambda_max = 2``; starts in ``[0.2, 2]^2``."""
 
-    def grad(z: np.ndarray) -> np.ndarray:
-        x, y = z[:, 0], z[:, 1]
-        r = x * y - 1.0
-        return np.stack([r * y, r * x], axis=1)
+    from . import toy
 
-    return Family("toy loss", grad, 1.0, lambda rng, n: rng.uniform(0.2, 2.0, size=(n, 2)))
+    return Family("toy loss", toy.grad_xy, 1.0, lambda rng, n: rng.uniform(0.2, 2.0, size=(n, 2)))
 
 
 def linear_family(name: str, R: np.ndarray, depth: int, init: str) -> Family:

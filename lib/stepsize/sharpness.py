@@ -39,7 +39,7 @@ def lambda_max_dense(H: np.ndarray, *, symmetric_tol: float = 1e-8) -> np.ndarra
     return np.linalg.eigvalsh(S)[..., -1]
 
 
-def lambda_max_hvp(
+def top_eigenpair_hvp(
     hvp: Callable[[np.ndarray], np.ndarray],
     dim: int,
     *,
@@ -47,11 +47,14 @@ def lambda_max_hvp(
     atol: float = 1e-12,
     maxiter: int | None = None,
     seed: int = 0,
-) -> float:
-    """The largest (algebraic) eigenvalue of the symmetric operator ``v -> hvp(v)`` on R^dim.
+    v0: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
+    """The largest (algebraic) eigenvalue of the symmetric operator ``v -> hvp(v)`` on R^dim, and its
+    unit eigenvector.
 
-    Lanczos (``eigsh(which="LA")``) from a fixed start vector (``default_rng(seed)``), then the
-    residual check of the module doc. Raises :class:`NotConverged` if either fails.
+    Lanczos (``eigsh(which="LA")``) from ``v0`` when given (a warm start, e.g. the previous top
+    eigenvector along a training run), else from a fixed start vector (``default_rng(seed)``), then
+    the residual check of the module doc. Raises :class:`NotConverged` if either fails.
     """
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
@@ -59,18 +62,25 @@ def lambda_max_hvp(
         raise ValueError("lambda_max_hvp: dim must be >= 1")
     if dim <= 2:  # ARPACK needs dim > k + 1: assemble the tiny matrix instead
         H = np.column_stack([hvp(e) for e in np.eye(dim)])
-        return float(lambda_max_dense(H, symmetric_tol=1e-6))
+        lam = float(lambda_max_dense(H, symmetric_tol=1e-6))
+        w, V = np.linalg.eigh(0.5 * (H + H.T))
+        return lam, V[:, -1]
     op = LinearOperator((dim, dim), matvec=lambda v: np.asarray(hvp(np.ravel(v)), dtype=float), dtype=float)
-    v0 = np.random.default_rng(seed).standard_normal(dim)
+    start = v0 if v0 is not None else np.random.default_rng(seed).standard_normal(dim)
     try:
-        w, V = eigsh(op, k=1, which="LA", tol=rtol * 1e-2, v0=v0, maxiter=maxiter or 50 * dim + 1000)
+        w, V = eigsh(op, k=1, which="LA", tol=rtol * 1e-2, v0=start, maxiter=maxiter or 50 * dim + 1000)
     except ArpackNoConvergence as e:
         raise NotConverged(f"Lanczos (eigsh) did not converge on a {dim}-dimensional Hessian: {e}") from None
     lam, v = float(w[-1]), V[:, -1]
     res = float(np.linalg.norm(hvp(v) - lam * v))
     if res > rtol * max(abs(lam), atol) * 10 + atol:
         raise NotConverged(f"Lanczos eigenpair not verified: residual {res:.2e} at lambda {lam:.6g}")
-    return lam
+    return lam, v
+
+
+def lambda_max_hvp(hvp: Callable[[np.ndarray], np.ndarray], dim: int, **kw) -> float:
+    """The eigenvalue of :func:`top_eigenpair_hvp` alone (same arguments, same checks)."""
+    return top_eigenpair_hvp(hvp, dim, **kw)[0]
 
 
 def lambda_max(
