@@ -41,3 +41,13 @@ def test_claim_check_glues_four_verdicts_and_refuses_reproduced_nan(monkeypatch)
     assert glued["claim_n_reproduced"] is None and "none" in md.data
     with pytest.raises(ValueError, match="cannot be reproduced"):
         replication.claim_check("m", "a claim", 1.0, float("nan"), passed=True)
+
+
+def test_claim_check_paper_text_replaces_a_misleading_number(monkeypatch):
+    glued = {}
+    monkeypatch.setattr(replication, "glue", lambda name, value, sig=None: glued.__setitem__(name, value))
+    md = replication.claim_check("t", "at least one", 1, 3, passed=True, paper_text="≥ 1",
+                                 reproduced_label="cycles found")
+    assert "| ≥ 1 | 3 | **reproduced** |" in md.data
+    assert "reproduced (cycles found)" in md.data
+    assert glued["claim_t_paper_text"] == "≥ 1" and glued["claim_t_paper"] == 1

@@ -113,6 +113,8 @@ def claim_check(
     *,
     status: str | None = None,
     interval: tuple[float, float] | None = None,
+    paper_text: str | None = None,
+    reproduced_label: str | None = None,
 ):
     """Glue a claim check and return a Markdown admonition that shows it.
 
@@ -122,6 +124,12 @@ def claim_check(
     a decided claim, ``passed``. A reproduced value that does not exist (NaN, None) cannot be
     ``reproduced``. ``reason`` says in one sentence why the values differ, what would decide an
     undecided claim, or which premise fails.
+
+    ``paper_text`` is what the box shows in the paper's column when the bare number would mislead
+    (``"≥ 1"`` for a claim of "at least one", ``"— (derived here: 0.093)"`` when the number is the
+    book's own derivation, not the paper's); it is glued as ``claim_<key>_paper_text``.
+    ``reproduced_label`` names what the reproduced column measures (``"share of 16 instances"``)
+    and becomes that column's header.
     """
     from IPython.display import Markdown
 
@@ -140,15 +148,18 @@ def claim_check(
         glue(f"claim_{key}_low", lo)
         glue(f"claim_{key}_high", hi)
         shown += f" (95% CI {_show(lo)}–{_show(hi)})"
+    if paper_text is not None:
+        glue(f"claim_{key}_paper_text", paper_text)
+    paper_shown = paper_text if paper_text is not None else _show(paper_v)
     kind = {REPRODUCED: "tip", DIFFERS: "warning", UNDECIDED: "note", NOT_APPLICABLE: "seealso"}[status]
     lines = [
         f":::{{admonition}} Claim check: {status}",
         f":class: {kind}",
         f"**Claim.** {claim}",
         "",
-        "| paper | reproduced | verdict |",
+        f"| paper | reproduced{f' ({reproduced_label})' if reproduced_label else ''} | verdict |",
         "|---|---|---|",
-        f"| {_show(paper_v)} | {shown} | **{status}** |",
+        f"| {paper_shown} | {shown} | **{status}** |",
     ]
     if reason:
         lines += ["", reason]

@@ -21,7 +21,7 @@ PAPERS = {
     "beyond": "Beyond the papers",
 }
 SCORECARD = REPO_ROOT / "book" / "scorecard.md"
-FIELDS = ("claim", "paper", "reproduced", "status", "reason", "low", "high")
+FIELDS = ("claim", "paper", "reproduced", "status", "reason", "low", "high", "paper_text")
 
 
 def claims_of(values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -114,7 +114,7 @@ def render(rows: list[dict[str, Any]]) -> str:
                 "",
                 f"**Claim.** {_cell(r['claim'])}",
                 "",
-                f"**Paper's value:** {_cell(r['paper'])} · **reproduced:** {_reproduced_cell(r)} · "
+                f"**Paper's value:** {r['paper_text'] or _cell(r['paper'])} · **reproduced:** {_reproduced_cell(r)} · "
                 f"**verdict:** {status}",
                 "",
                 f"**Why.** {_cell(r['reason'])}" if r["reason"] else "",
