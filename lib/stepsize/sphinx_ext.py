@@ -172,6 +172,9 @@ def _always_reread_root(app, env, added, changed, removed) -> list:
 
 
 def setup(app):
+    # MathJax on every page, not only on pages with a math node: the sidebar and the page titles
+    # are shared by all pages, and the scorecard's claims are math written inside glued text.
+    app.set_html_assets_policy("always")
     app.connect("config-inited", _launch)
     app.connect("config-inited", _default_mode)
     app.connect("html-page-context", _dedupe_page_scripts, priority=900)
