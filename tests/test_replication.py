@@ -51,3 +51,10 @@ def test_claim_check_paper_text_replaces_a_misleading_number(monkeypatch):
     assert "| ≥ 1 | 3 | **reproduced** |" in md.data
     assert "reproduced (cycles found)" in md.data
     assert glued["claim_t_paper_text"] == "≥ 1" and glued["claim_t_paper"] == 1
+
+
+def test_intervals_are_rounded_outwards():
+    assert replication.rounded_outward(0.9996, 1.0) == (0.99, 1.0)  # never "95% CI 1–1" for 0.9996
+    assert replication.rounded_outward(0.3329, 0.4516) == (0.33, 0.46)
+    assert replication.rounded_outward(0.28, 0.72) == (0.28, 0.72)  # exact values stay
+    assert replication.rounded_outward(0.0, float("nan")) == (0.0, None)

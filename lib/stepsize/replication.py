@@ -48,6 +48,20 @@ def rounded(value: Any, sig: int = 4) -> Any:
     return value
 
 
+def rounded_outward(lo: Any, hi: Any, sig: int = 2) -> tuple[Any, Any]:
+    """An interval rounded to ``sig`` significant digits *outwards* (``lo`` down, ``hi`` up), so the
+    rounded interval still contains the exact one and a bound just below 1 is never shown as 1
+    (0.9996 becomes 0.99, not 1.0). NaN becomes ``None``."""
+    def one(v: Any, up: bool) -> Any:
+        x = rounded(v, 12)
+        if not isinstance(x, float) or x == 0.0 or not math.isfinite(x):
+            return x
+        scale = 10.0 ** (math.floor(math.log10(abs(x))) - sig + 1)
+        return float(f"{(math.ceil(x / scale) if up else math.floor(x / scale)) * scale:.{sig}g}")
+
+    return one(lo, False), one(hi, True)
+
+
 def glue(name: str, value: Any, sig: int = 4) -> None:
     """Glue ``value`` (rounded, see :func:`rounded`) under ``name`` without displaying it.
 
@@ -144,7 +158,7 @@ def claim_check(
     glue(f"claim_{key}_reason", reason)
     shown = _show(repr_v)
     if interval is not None:
-        lo, hi = (rounded(v, 2) for v in interval)
+        lo, hi = rounded_outward(*interval)
         glue(f"claim_{key}_low", lo)
         glue(f"claim_{key}_high", hi)
         shown += f" (95% CI {_show(lo)}–{_show(hi)})"
