@@ -49,7 +49,7 @@ book: env
 # equal a fresh execution.
 test: env browser
 	$(PY) -m pytest -q -p no:cacheprovider
-	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env book
+	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg book
 
 # Headless Chromium and chromedriver (Selenium drives it) for the offline-reading test: installed
 # from Debian's packages where we are root; otherwise that test is skipped with a message.

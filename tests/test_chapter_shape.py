@@ -86,9 +86,14 @@ def test_every_figure_is_glued_with_name_alt_and_caption(ch):
     for m in figs:
         body = m.group(2)
         assert re.search(r"^:name: \S+", body, re.M), f"{ch.slug}: figure {m.group(1)} has no :name:"
-        alt = re.search(r"^:alt: (.+(?:\n  .+)*)", body, re.M)
+        alt = re.search(r"^:alt: (.+)$", body, re.M)
         assert alt and len(alt.group(1).split()) >= 6, f"{ch.slug}: figure {m.group(1)} has no real :alt:"
-        caption = "\n".join(line for line in body.splitlines() if line.strip() and not line.startswith((":", "  ")))
+        # an option's value is one line: a continuation line would end the options and start the caption
+        options = re.match(r"((?::\w+:[^\n]*\n)*)(.*)", body.lstrip("\n"), re.S)
+        rest = options.group(2)
+        assert rest.startswith("\n") or not rest.strip(), (
+            f"{ch.slug}: figure {m.group(1)}: a blank line must follow the options (is :alt: on one line?)")
+        caption = rest.strip()
         assert len(caption.split()) >= 6, f"{ch.slug}: figure {m.group(1)} has no caption"
 
 

@@ -29,7 +29,9 @@ def test_true_orbit():
     assert c.true_orbit(30, 0, 32, 3e-4)[0] == REPRODUCED
     assert c.true_orbit(0, 2, 32, 3e-4)[0] == DIFFERS
     status, why = c.true_orbit(0, 10, 16, 3e-4)
-    assert status == UNDECIDED and "n_steps" in why
+    assert status == UNDECIDED and "n_steps" in why and "drift" in why
+    status, why = c.true_orbit(0, 2, 32, 3e-4)
+    assert status == DIFFERS and "would lie below 0.5" in why
     assert c.true_orbit(30, 0, 32, 1e-4)[0] == NOT_APPLICABLE
     assert c.true_orbit(0, 0, 0, 3e-4)[0] == UNDECIDED
 

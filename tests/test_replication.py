@@ -58,3 +58,29 @@ def test_intervals_are_rounded_outwards():
     assert replication.rounded_outward(0.3329, 0.4516) == (0.33, 0.46)
     assert replication.rounded_outward(0.28, 0.72) == (0.28, 0.72)  # exact values stay
     assert replication.rounded_outward(0.0, float("nan")) == (0.0, None)
+
+
+def test_nbval_ignores_figure_bytes_but_not_numbers():
+    """`make test` runs nbval with tests/nbval-sanitize.cfg: two different glued PNGs compare equal
+    (as nbval already treats image/png), while any other output text is left as it is."""
+    import base64
+    import re
+    from pathlib import Path
+
+    from nbval.plugin import get_sanitize_patterns
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = get_sanitize_patterns((root / "tests/nbval-sanitize.cfg").read_text())
+    assert "--nbval-sanitize-with tests/nbval-sanitize.cfg" in (root / "Makefile").read_text()
+
+    def clean(s):
+        for regex, repl in patterns:
+            s = re.sub(regex, repl, s)
+        return s
+
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"  # how every PNG starts
+    a = base64.b64encode(png + b"figure one" * 20).decode()
+    b = base64.b64encode(png + b"figure two, other bytes" * 9).decode()
+    assert a != b and clean(a) == clean(b)
+    for text in ("0.3329", "reproduced", "'undecided'", "a 95% CI 0.33–0.46"):
+        assert clean(text) == text

@@ -1,6 +1,7 @@
 """The book's few figure helpers and its one style.
 
-Figures are PNG (nbval ignores PNG data, so figures never make a stored output fragile).
+Figures are PNG; nbval does not compare their bytes (it skips image/png, and `make test` gives it
+tests/nbval-sanitize.cfg for glued figures), so figures never make a stored output fragile.
 Helpers draw on an ``Axes`` they are given and return nothing to print.
 """
 

@@ -45,8 +45,10 @@ class Share:
 
 
 def _trim(x: float) -> str:
-    if x != x:  # NaN: an empty sample
+    if math.isnan(x):  # an empty sample
         return "none"
+    if 0 < abs(x) < 1e-3:  # a small bound stays visible: 2.4e-05, not 0
+        return f"{x:.2g}"
     return f"{x:.4f}".rstrip("0").rstrip(".") or "0"
 
 

@@ -30,7 +30,7 @@ CHAPTERS += (
     Chapter(
         slug="craciun-mws",
         path="book/craciun/mws.ipynb",
-        title="The size of M_WS and of the trapping region",
+        title="The size of the weakly stable set and of the trapping region",
         part="craciun",
         params=(
             Param("n_grid", int, 200, "initial points per side of the grid over [-region, region]^2",

@@ -116,11 +116,12 @@ def mws_critical(
     up = etas > eta_c + 1e-12
     if not up.any():
         return UNDECIDED, (
-            f"The sweep ends at η = {etas.max():.4g}, not above η_c = {eta_c:g}: raise eta_max above {eta_c:g}."
+            f"The sweep ends at η = {etas.max():.4g}, not above the critical step size {eta_c:g}: raise eta_max "
+            f"above {eta_c:g}."
         )
     parts = []
     st, why = share_verdict(share(int(k[up].sum()), int(up.sum()) * n_per_eta), "none")
-    parts.append((st, f"Above η_c: {why}"))
+    parts.append((st, f"Grid points that converged at the step sizes above the critical {eta_c:g}: {why}"))
     low = etas < eta_c - 1e-12
     empty = low & (k == 0)
     if empty.any():
@@ -130,7 +131,7 @@ def mws_critical(
                 (
                     UNDECIDED,
                     (
-                        f"No grid point converged at η = {etas[slow].min():.4g} < η_c with "
+                        f"No grid point converged at η = {etas[slow].min():.4g}, below the critical {eta_c:g}, with "
                         f"{int(und[slow].max())} runs still moving: raise n_steps to about "
                         f"{max(steps_hint, n_steps + 1)}."
                     ),
@@ -141,14 +142,17 @@ def mws_critical(
                 (
                     UNDECIDED,
                     (
-                        f"No grid point converged at η = {etas[empty & ~slow].min():.4g} < η_c: with "
+                        f"No grid point converged at η = {etas[empty & ~slow].min():.4g}, below the critical "
+                        f"{eta_c:g}: with "
                         f"{n_per_eta} points per step size the trapping region may be missed; a finer "
                         "grid (n_grid) decides it."
                     ),
                 )
             )
     else:
-        parts.append((REPRODUCED, f"Some grid points converge at every step size of the sweep below η_c = {eta_c:g}."))
+        parts.append(
+            (REPRODUCED, f"Some grid points converge at every step size of the sweep below the critical {eta_c:g}.")
+        )
     return combine(parts)
 
 

@@ -99,13 +99,13 @@ def mechanism_verdict(
         again = np.flatnonzero((cr.lo > HALF) & (np.arange(etas.size) > j))
         if again.size:
             return DIFFERS, (
-                f"the share falls below 1/2 at eta = {cr.high:g} but is above 1/2 again at "
-                f"eta = {etas[again[0]]:g} ({conv[again[0]]} of {n[again[0]]} runs converge)."
+                f"the share falls below one half at η = {cr.high:g} but is above one half again at "
+                f"η = {etas[again[0]]:g} ({conv[again[0]]} of {n[again[0]]} runs converge)."
             )
         est = f"{cr.estimate:.3g}" if math.isfinite(cr.estimate) else "inside it"
         return REPRODUCED, (
-            f"most runs converge at eta = {cr.low:g} ({conv[etas == cr.low][0]} of "
-            f"{n[etas == cr.low][0]}), few at eta = {cr.high:g} ({conv[j]} of {n[j]}); "
+            f"most runs converge at η = {cr.low:g} ({conv[etas == cr.low][0]} of "
+            f"{n[etas == cr.low][0]}), few at η = {cr.high:g} ({conv[j]} of {n[j]}); "
             f"critical step {est} in [{cr.low:g}, {cr.high:g}]."
         )
     if not np.any(cr.hi > HALF):
@@ -120,20 +120,20 @@ def mechanism_verdict(
         if blocked.size and undecided[blocked].sum():
             return UNDECIDED, (
                 f"{n_und} runs are still undecided at the cap of {max_steps} steps, which keeps "
-                f"the share above eta = {cr.low:g} from being decided; raise max_steps to about "
-                f"{4 * max_steps}."
+                f"the share above η = {cr.low:g} from being decided (it may or may not fall below one half "
+                f"there); a cap (max_steps) of about {4 * max_steps} steps would decide it."
             )
         return UNDECIDED, (
-            f"the share is above 1/2 at eta = {cr.low:g} and not surely below it at any larger "
-            f"step of the grid: extend the grid beyond eta = {etas[-1]:g} or add runs."
+            f"the share is above one half at η = {cr.low:g} and not surely below it at any larger "
+            f"step of the grid: extend the grid beyond η = {etas[-1]:g} or add runs."
         )
     if n_und:
         return UNDECIDED, (
-            f"no step size's share is surely above 1/2: {n_und} of {int(n.sum())} runs are still "
-            f"moving at the cap of {max_steps} steps (they may converge later); raise max_steps "
-            f"to about {4 * max_steps}."
+            f"no step size's share is surely above one half: {n_und} of {int(n.sum())} runs are still "
+            f"moving at the cap of {max_steps} steps (they may converge later); a cap (max_steps) of "
+            f"about {4 * max_steps} steps would decide it."
         )
-    return UNDECIDED, ("no step size's share is surely above 1/2 with this many runs; add runs per step size.")
+    return UNDECIDED, ("no step size's share is surely above one half with this many runs; add runs per step size.")
 
 
 def literal_verdict(conv_above: int, undecided_above: int, n_above: int, on_paper_data: bool) -> tuple[str, str]:
@@ -152,7 +152,7 @@ def literal_verdict(conv_above: int, undecided_above: int, n_above: int, on_pape
         return NOT_APPLICABLE, "the grid has no step size above 1."
     if conv_above == 0 and undecided_above > 0:
         return UNDECIDED, (
-            f"no run above eta = 1 converged, but {undecided_above} of {n_above} are still "
-            "undecided at the cap; raise max_steps."
+            f"no run above η = 1 converged, but {undecided_above} of {n_above} are still "
+            "undecided at the cap; a larger cap (max_steps) decides it."
         )
     return share_verdict(share(conv_above, n_above), "none")

@@ -47,7 +47,7 @@ def theorem1_verdict(
     """
     if not (min_ratio >= 1.0 - RTOL):
         return DIFFERS, (
-            f"The bound fell below the stability limit 2/λ_max at some solution: smallest ratio "
+            f"The bound fell below the stability limit 2/λmax at some solution: smallest ratio "
             f"{min_ratio:.6g}, where the theorem needs at least 1."
         )
     left, und_u = np.asarray(unstable_left, bool), np.asarray(unstable_undecided, bool)
@@ -68,7 +68,7 @@ def theorem1_verdict(
     undecided = _count(~left & und_u) + (_count(~stayed & und_s) if stable_applies else 0)
     if undecided:
         return UNDECIDED, (
-            f"The bound is never below 2/λ_max (smallest ratio {min_ratio:.4g}), but {undecided} runs "
+            f"The bound is never below 2/λmax (smallest ratio {min_ratio:.4g}), but {undecided} runs "
             f"were still moving after {n_steps} steps; a longer run (several times {n_steps} steps) "
             "would decide them."
         )
@@ -79,7 +79,7 @@ def theorem1_verdict(
         f"stability limit {stability_limit_balanced:.4g}"
     )
     return REPRODUCED, (
-        f"Smallest ratio of the bound to 2/λ_max: {min_ratio:.4g} (at least 1); all {left.size} runs "
+        f"Smallest ratio of the bound to 2/λmax: {min_ratio:.4g} (at least 1); all {left.size} runs "
         f"next to the solution with bound below δ left it; {tail}."
     )
 
@@ -109,7 +109,7 @@ def _beyond_bound(
     if trans.any():
         es = np.asarray(eta_sharpness, float)[trans]
         es = es[np.isfinite(es)]
-        span = f" (δ·λ_max from {es.min():.3g} to {es.max():.3g})" if es.size else ""
+        span = f" (δ·λmax from {es.min():.3g} to {es.max():.3g})" if es.size else ""
         return UNDECIDED, (
             f"{_count(trans)} runs {what} look settled at a global optimum but are linearly unstable "
             f"there{span}: transients, which a longer run would show leaving."
@@ -191,13 +191,21 @@ def depth_verdict(
     cut = int(reached.max()) if reached.size else 0
     moving = (depths > cut) & (depths <= L_star) & (n_undecided > 0)
     extended = ""
-    if (moving.any() and probe is not None and probe[1] > 0 and probe_depth is not None
-            and int(depths[moving].max()) == probe_depth and int(depths[moving].min()) == probe_depth):
+    if (
+        moving.any()
+        and probe is not None
+        and probe[1] > 0
+        and probe_depth is not None
+        and int(depths[moving].max()) == probe_depth
+        and int(depths[moving].min()) == probe_depth
+    ):
         steps, k, tried = probe
         cut = int(probe_depth)
         moving = np.zeros_like(moving)
-        extended = (f" At depth {cut} no run converged within the {n_steps} steps of the budget; extended "
-                    f"automatically, {k} of its {tried} still-moving runs converge within about {steps} steps.")
+        extended = (
+            f" At depth {cut} no run converged within the {n_steps} steps of the budget; extended "
+            f"automatically, {k} of its {tried} still-moving runs converge within about {steps} steps."
+        )
     if moving.any():
         where = "; ".join(
             f"L = {int(L)}: 0 of {n_init} converged, {int(u)} still moving"
@@ -265,11 +273,11 @@ def corollary2_verdict(
     status, why = share_verdict(share(ok), "all")
     if status == DIFFERS:
         return DIFFERS, (
-            f"Converged runs whose σ_max exceeds the certificate {certificate:.4g}: {why} (largest {s.max():.4g})."
+            f"Converged runs whose σmax exceeds the certificate {certificate:.4g}: {why} (largest {s.max():.4g})."
         )
     return (
         status,
-        f"σ_max of the converged runs, at most {s.max():.4g} against the certificate {certificate:.4g}: {why}",
+        f"σmax of the converged runs, at most {s.max():.4g} against the certificate {certificate:.4g}: {why}",
     )
 
 
@@ -301,7 +309,8 @@ def theorem2_linear_verdict(
     if worst_over_bound is None:
         return UNDECIDED, "No one-step ratio above rounding level was measured; a longer or slower run would show one."
     return REPRODUCED, (
-        f"All {c.size} runs converged and the worst one-step contraction is {worst_over_bound:.4g} of Lemma 3's bound."
+        f"All {c.size} runs converged, and the worst one-step contraction factor is {worst_over_bound:.4g} times "
+        f"Lemma 3's bound 1 − ε (at most 1 is allowed, up to {tol:g} for rounding)."
     )
 
 
@@ -377,22 +386,28 @@ def theorem3_verdict(
     law does not apply); a run still falling monotonically but short of the tolerance is undecided.
     """
     if not negative_monotone:
-        return DIFFERS, "A negative eigen-direction did not shrink monotonically (Lemma 4's conclusion fails)."
+        return DIFFERS, (
+            "A negative eigen-direction of the product did not shrink monotonically to 0, so Lemma 4's "
+            "conclusion fails."
+        )
     close = distance_to_psd <= tol * norm_R
     if close and positive_converged:
         if abs(distance_to_R - gap_theory) <= tol * norm_R:
             return REPRODUCED, (
-                f"After {n_long} steps ||P − R_+|| = {distance_to_psd:.2e} and ||P − R|| = "
-                f"{distance_to_R:.4g} against ||R − R_+|| = {gap_theory:.4g}."
+                f"After {n_long} steps the product is {distance_to_psd:.2e} from R₊ and {distance_to_R:.4g} "
+                f"from R, the distance ‖R − R₊‖ = {gap_theory:.4g} the theorem predicts."
             )
-        return DIFFERS, f"||P − R|| = {distance_to_R:.4g} differs from ||R − R_+|| = {gap_theory:.4g}."
+        return DIFFERS, (
+            f"The product ends {distance_to_R:.4g} from R, not at the distance ‖R − R₊‖ = {gap_theory:.4g} "
+            "that the limit R₊ would have."
+        )
     more = (
         f"; the sublinear law says about {steps_needed:.2g} steps reach it, so raise n_long to that"
         if np.isfinite(steps_needed)
         else "; a larger n_long would decide it"
     )
     return UNDECIDED, (
-        f"After {n_long} steps the product is still {distance_to_psd:.2e} from R_+ (tolerance "
+        f"After {n_long} steps the product is still {distance_to_psd:.2e} from R₊ (tolerance "
         f"{tol * norm_R:.2e}), approaching it monotonically{more}."
     )
 
@@ -432,10 +447,12 @@ def rq_diagonal_verdict(
         )
     a, mv = np.asarray(at_root, bool), np.asarray(still_moving, bool)
     if np.any(~a & ~mv):
-        return DIFFERS, f"{_count(~a & ~mv)} of {a.size} runs ended away from R^{{1/L}}."
+        return DIFFERS, (
+            f"{_count(~a & ~mv)} of {a.size} runs came to rest away from R^(1/L), so not every start reaches it."
+        )
     if np.any(~a):
         return UNDECIDED, (
-            f"{_count(~a)} of {a.size} runs were still approaching R^{{1/L}} after {n_steps} steps; a "
+            f"{_count(~a)} of {a.size} runs were still approaching R^(1/L) after {n_steps} steps; a "
             "larger n_steps would decide them."
         )
     return share_verdict(share(a), "all")
@@ -453,20 +470,29 @@ def rq_worst_case_verdict(
     bound is 1 at ``t = 1``, strictly decreasing in ``t``, and never above Theorem 1's ratio."""
     lim, thm = np.asarray(limit_ratio, float), np.asarray(theorem1_ratio, float)
     if not methods_agree:
-        return DIFFERS, "The two computations of λ_max (exact formula and eigenvalue routine) disagree beyond 1e-9."
+        return DIFFERS, (
+            "The two computations of λmax (the exact formula and the eigenvalue routine) disagree by more "
+            "than 1e-9, so the measured stability limit cannot be trusted."
+        )
     if not formula_agrees:
-        return DIFFERS, "Theorem 1's formula (3) evaluated numerically does not match L/(L − 2 + t² + t⁻²)."
+        return DIFFERS, (
+            "Theorem 1's formula (3), evaluated numerically at the rescaled solutions, does not match the "
+            "derived closed form L/(L − 2 + t² + t⁻²)."
+        )
     if abs(lim[0] - 1.0) > tol:
-        return DIFFERS, f"At t = 1 the stability limit is {lim[0]:.6g} of Corollary 1's bound, not 1."
+        return DIFFERS, (
+            f"At t = 1 (the balanced solution) the largest stable step is {lim[0]:.6g} times Corollary 1's "
+            "bound instead of equal to it."
+        )
     above = lim > thm * (1 + RTOL)
     if above.any():
         return DIFFERS, (
-            f"At {_count(above)} imbalances the stability limit exceeds Theorem 1's bound (largest "
-            f"ratio {float(np.max(lim / thm)):.6g})."
+            f"At {_count(above)} imbalances the largest stable step exceeds Theorem 1's bound, by up to a "
+            f"factor {float(np.max(lim / thm)):.6g}, which a necessary condition cannot allow."
         )
     if not np.all(np.diff(lim) < 0):
-        return DIFFERS, "The stability limit does not decrease strictly with the imbalance t."
+        return DIFFERS, "The largest stable step does not fall strictly as the imbalance t grows."
     return REPRODUCED, (
-        f"At the chosen t the stability limit is {lim[i_t]:.4g} of Corollary 1's bound, at most "
-        f"Theorem 1's {thm[i_t]:.4g}; 1 at t = 1, strictly decreasing in t."
+        f"At the chosen t the largest stable step is {lim[i_t]:.4g} times Corollary 1's bound, not above "
+        f"Theorem 1's {thm[i_t]:.4g}; it equals Corollary 1's bound at t = 1 and falls strictly as t grows."
     )

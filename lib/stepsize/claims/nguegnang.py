@@ -41,19 +41,22 @@ def balancedness(max_drift: float, delta: float, remaining: float, drift_rel_err
     ``eta * beta <= 1`` (the certificate's smoothness condition).
     """
     if not (initial_balancedness <= BALANCED_ATOL and eta_beta <= 1.0 + 1e-9):
-        return NOT_APPLICABLE, (f"The premise fails: the start has balancedness {initial_balancedness:.2g} "
-                                f"(needs 0) or eta*beta = {eta_beta:.3g} exceeds 1.")
+        return NOT_APPLICABLE, (f"The premise fails: the start has balancedness constant {initial_balancedness:.2g} "
+                                f"(it must be balanced, 0 up to rounding), or the step η̄ times the smoothness "
+                                f"constant β is {eta_beta:.3g}, above the 1 the certificate needs.")
     if not drift_rel_err < 1e-9:
-        return DIFFERS, f"The one-step drift formula is off by {drift_rel_err:.2g} (relative); it should be exact."
+        return DIFFERS, (f"The one-step drift formula misses the measured change by {drift_rel_err:.2g} (relative "
+                         f"error); it should be exact, up to rounding.")
     if max_drift > delta:
         return DIFFERS, (f"Within {n_steps} steps the balancedness constant reached {max_drift:.3g}, above "
-                         f"delta = {delta:.3g}.")
+                         f"the δ = {delta:.3g} it should stay within.")
     if max_drift + remaining <= delta:
         return REPRODUCED, (f"The largest balancedness constant within {n_steps} steps is {max_drift:.3g}; later "
-                            f"steps can add at most 2*eta*L(end) = {remaining:.2g}, so every iterate stays within "
-                            f"delta = {delta:.3g}.")
-    return UNDECIDED, (f"Within {n_steps} steps the constant stayed at {max_drift:.3g} <= delta = {delta:.3g}, but "
-                       f"later steps could still add up to {remaining:.2g}: a longer run (larger n_steps) decides it.")
+                            f"steps can add at most 2·η̄·L(end) = {remaining:.2g}, so every iterate stays within "
+                            f"δ = {delta:.3g}.")
+    return UNDECIDED, (f"Within {n_steps} steps the constant stayed at {max_drift:.3g}, within δ = {delta:.3g}, but "
+                       f"later steps could still add up to {remaining:.2g}, more than the margin left: a longer run "
+                       f"(larger n_steps) decides it.")
 
 
 def constant_step(depths: Sequence[int], at_bound: Sequence[str], above: Sequence[Sequence[str]],

@@ -23,7 +23,7 @@ def figure2_pattern(
     ``threshold``. Not applicable unless the step sizes are the paper's."""
     if (delta_small, delta_large) != PAPER_DELTAS:
         return NOT_APPLICABLE, (
-            f"the claim is about the paper's step sizes 1e-4 and 3e-4; these runs use "
+            f"The claim is about the paper's step sizes 1e-4 and 3e-4; these runs use "
             f"{delta_small:g} and {delta_large:g}."
         )
     return share_verdict(share(np.asarray(pattern, dtype=bool)), "at_least", threshold)
@@ -37,11 +37,14 @@ def ballpark(ratios: np.ndarray, *, low: float = 0.5, high: float = 2.0, thresho
     r = r[np.isfinite(r)]
     if r.size == 0:
         return UNDECIDED, (
-            "no instance converged at the small step and oscillated at the large one, so "
+            "No instance converged at the small step and oscillated at the large one, so "
             "no switch was measured; raise n_instances."
         )
     status, why = share_verdict(share((r >= low) & (r <= high)), "at_least", threshold)
-    return status, f"switch within [{low:g}, {high:g}] × bound: {why} Median ratio {np.median(r):.3g}."
+    return status, (
+        f"Instances whose switch lies between {low:g} and {high:g} times their own bound: {why} The median "
+        f"switch is {np.median(r):.3g} times the bound."
+    )
 
 
 def true_orbit(
@@ -66,14 +69,15 @@ def true_orbit(
         return REPRODUCED, f"verified attracting 2-cycles: {s.text()}, interval above {threshold:g}."
     if best.hi < threshold:
         return DIFFERS, (
-            f"verified attracting 2-cycles: {s.text()}; even counting all {n_undecided} "
-            f"undecided instances as cycles, {best.text()} lies below {threshold:g}."
+            f"verified attracting 2-cycles: {s.text()}; even if all {n_undecided} instances that have "
+            f"not ended (drifting or undecided) were cycles, {best.text()} would lie below {threshold:g}."
         )
     if n_undecided:
         return UNDECIDED, (
-            f"verified attracting 2-cycles: {s.text()}; counting the {n_undecided} undecided "
-            f"instances as cycles, the interval would reach {best.hi:.2g}; longer runs (raise "
-            f"n_steps) would decide them."
+            f"verified attracting 2-cycles: {s.text()}, an interval not wholly above the {threshold:g} "
+            f"the claim needs; but {n_undecided} instances have not ended anywhere (they drift or are "
+            f"undecided), and if all of them were cycles the interval would reach {best.hi:.2g}; longer "
+            f"runs (raise n_steps) would decide them."
         )
     need = n_needed(s.p, threshold)
     more = f"about {need} instances would decide it" if need else "no sample size decides it at this share"
