@@ -17,7 +17,7 @@ import shutil
 import threading
 
 import pytest
-from stepsize import chapters
+from stepsize.book import registry as chapters
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

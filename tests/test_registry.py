@@ -8,8 +8,8 @@ import sys
 
 import pytest
 import yaml
-from stepsize import chapters
-from stepsize.chapters import REPO_ROOT, ParameterError
+from stepsize.book import registry as chapters
+from stepsize.book.registry import REPO_ROOT, ParameterError
 
 CHAPTERS = list(chapters.CHAPTERS.values())
 IDS = [c.slug for c in CHAPTERS]
@@ -123,7 +123,7 @@ def test_sweep_checks_rules_on_every_combination():
 
 
 def test_string_parameters_cannot_carry_code():
-    from stepsize.chapters.core import Param
+    from stepsize.book.registry.core import Param
 
     p = Param("path", str, "", "a path")
     assert p.check("data/mnist/train-images.idx3-ubyte") == "data/mnist/train-images.idx3-ubyte"

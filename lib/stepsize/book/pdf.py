@@ -13,7 +13,7 @@ Two steps, with the tools the book already uses:
    nothing waits on the clock. If some formula is still raw TeX, or an image failed to load, no
    PDF is written and the error says what is missing.
 
-Run ``python -m stepsize.pdf [--out FILE]``; it prints the PDF's path.
+Run ``python -m stepsize.book.pdf [--out FILE]``; it prints the PDF's path.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from .chapters import REPO_ROOT
+from .registry import REPO_ROOT
 
 #: Where ``make pdf`` writes the PDF edition (the HTML build links it from the front page).
 DEFAULT_PDF = REPO_ROOT / "_build" / "pdf" / "stepsize-book.pdf"
@@ -370,7 +370,7 @@ def build_pdf(out: Path = DEFAULT_PDF, repo_url: str = "", strict: bool = True) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stepsize.pdf", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m stepsize.book.pdf", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_PDF, help=f"the PDF to write (default {DEFAULT_PDF})")
     ap.add_argument(
         "--allow-warnings", action="store_true", help="build even if Sphinx warns (for drafts; `make pdf` is strict)"

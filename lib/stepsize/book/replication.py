@@ -5,12 +5,7 @@ rounds it to a few significant digits so that the stored output (compared by nbv
 A claim check (paper's value vs reproduced value, verdict computed by code) is glued under
 ``claim_<key>_*`` names so the scorecard can collect it from every chapter.
 
-Four verdicts, and only these (:data:`VERDICTS`):
-
-* ``reproduced`` -- the chapter's numbers agree with the paper's claim;
-* ``differs`` -- they contradict it (the reason says how, in numbers);
-* ``undecided`` -- the budget, grid or sample did not decide (the reason says what would);
-* ``not applicable`` -- the claim's premise fails at these parameters.
+The verdict is one of the four of :mod:`stepsize.verdicts`, and only these.
 
 A value that does not exist (NaN) is glued as ``None`` (``null`` in ``--json``), never as NaN.
 """
@@ -24,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED, VERDICTS, verdict
 
 GLUE_MIME = "application/papermill.record/text/plain"
 
@@ -57,28 +54,6 @@ def glue(name: str, value: Any, sig: int = 4) -> None:
     from myst_nb import glue as _glue
 
     _glue(name, rounded(value, sig), display=False)
-
-
-REPRODUCED = "reproduced"
-DIFFERS = "differs"
-UNDECIDED = "undecided"
-NOT_APPLICABLE = "not applicable"
-#: The four verdicts, in the order the scorecard counts them.
-VERDICTS = (REPRODUCED, DIFFERS, UNDECIDED, NOT_APPLICABLE)
-
-
-def verdict(passed: bool) -> str:
-    """The word for a decided claim: ``reproduced`` or ``differs``."""
-    return REPRODUCED if passed else DIFFERS
-
-
-def decide(passed: bool, *, applicable: bool = True, decided: bool = True) -> str:
-    """One of the four verdicts: premise first, then whether the runs decided, then the comparison."""
-    if not applicable:
-        return NOT_APPLICABLE
-    if not decided:
-        return UNDECIDED
-    return verdict(bool(passed))
 
 
 def _show(v: Any) -> str:

@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import chapters
-from .chapters import REPO_ROOT
-from .replication import VERDICTS, glued_values
+from ..verdicts import VERDICTS
+from . import registry
+from .registry import REPO_ROOT
+from .replication import glued_values
 
 PAPERS = {
     "nar-sastry": "Nar & Sastry (2018)",
@@ -36,7 +37,7 @@ def claims_of(values: dict[str, Any]) -> list[dict[str, Any]]:
 def collect() -> list[dict[str, Any]]:
     """One row per claim check of every registered chapter, in reading order."""
     rows = []
-    for ch in chapters.CHAPTERS.values():
+    for ch in registry.CHAPTERS.values():
         if not ch.notebook.exists():  # a chapter being written; the registry tests flag it
             continue
         for c in claims_of(glued_values(ch.notebook)):

@@ -25,7 +25,7 @@ The same address gives the book's published location: GitHub Pages serves
 configuration sets one, and fills the ``url`` field of the book's BibTeX entry on the "How to cite"
 page (``book/cite.md``; the line is dropped when no address is known).
 
-The PDF edition (``make pdf``, :mod:`stepsize.pdf`) is linked from the front page when it has been
+The PDF edition (``make pdf``, :mod:`stepsize.book.pdf`) is linked from the front page when it has been
 built: the HTML build copies it into the site as a download and adds one sentence to the root page.
 """
 

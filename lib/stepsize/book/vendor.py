@@ -2,7 +2,7 @@
 
 The book's ``_config.yml`` serves ``_vendor`` as a static folder and points ``mathjax_path`` at
 ``mathjax/es5/tex-mml-chtml.js``, so the HTML renders math with no network. Only the one
-component script and its woff-v2 fonts are copied (about 1.6 MB). Run: ``python -m stepsize.vendor``.
+component script and its woff-v2 fonts are copied (about 1.6 MB). Run: ``python -m stepsize.book.vendor``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import shutil
 from importlib.resources import files
 from pathlib import Path
 
-from .chapters import REPO_ROOT
+from .registry import REPO_ROOT
 
 PARTS = ("es5/tex-mml-chtml.js", "es5/output/chtml/fonts/woff-v2")
 

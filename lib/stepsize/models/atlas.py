@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..sharpness import NotConverged
 from .losses import ScalarLoss
-from .sharpness import NotConverged
 
 Family = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (x, parameter) -> value
 

@@ -1,7 +1,7 @@
 """Balancedness and step-size bounds for deep linear networks (Nguegnang, Rauhut & Terstiege).
 
-Networks are the batched lists of :mod:`stepsize.linear` (``Ws[j-1]`` of shape ``(B, d_j, d_{j-1})``);
-the loss is ``L^N(W) = 1/2 ||Y - W_N ... W_1 X||_F^2`` (:func:`stepsize.linear.loss`).
+Networks are the batched lists of :mod:`stepsize.models.linear` (``Ws[j-1]`` of shape ``(B, d_j, d_{j-1})``);
+the loss is ``L^N(W) = 1/2 ||Y - W_N ... W_1 X||_F^2`` (:func:`stepsize.models.linear.loss`).
 
 Provenance (see ``shared/paper-math.md``). Definition 2.3 and the drift identity are the paper's
 notions restated [P]/[D]. The paper's constants (2.8)-(2.11) and (5.1)-(5.3) were **not recovered**
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import linear, sharpness
+from .. import sharpness
+from . import linear
 from .linear import LinearProblem, Weights
 
 
@@ -213,7 +214,7 @@ def loss_and_gradients(Ws: Weights, prob: LinearProblem) -> tuple[np.ndarray, We
 
     With ``P = W_N ... W_1`` and ``E = P Sxx - Syx``: ``L = 1/2 <P Sxx, P> - <P, Syx> + 1/2 ||Y||^2``
     (clipped at 0 against rounding) and ``grad_j = (W_N ... W_{j+1})^T E (W_{j-1} ... W_1)^T``.
-    The same values as :func:`stepsize.linear.loss` and :func:`stepsize.linear.gradients` (to
+    The same values as :func:`stepsize.models.linear.loss` and :func:`stepsize.models.linear.gradients` (to
     rounding), with ``P Sxx`` shared between them and two-operand contractions only.
     """
     L = len(Ws)
@@ -239,7 +240,7 @@ def lambda_max_at(Ws: Weights, prob: LinearProblem, dense_below: int = 400,
                   certify_below: np.ndarray | None = None) -> np.ndarray:
     """``lambda_max`` of the Hessian of ``L^N`` at every network of a batch, ``(B,)``.
 
-    Dense ``eigvalsh`` of the assembled Hessian (:func:`stepsize.linear.dense_hessian`) when the
+    Dense ``eigvalsh`` of the assembled Hessian (:func:`stepsize.models.linear.dense_hessian`) when the
     network has at most ``dense_below`` parameters, else Lanczos on Hessian-vector products
     (:func:`stepsize.sharpness.lambda_max_hvp`, relative tolerance 1e-6); NaN where Lanczos did
     not converge (unknown). For large networks with ``certify_below`` (``(B,)``, e.g. ``2 / eta``),
@@ -341,7 +342,7 @@ def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: i
     with relative tolerance ``period_tol``; an orbit of period ``2 .. max_period`` is ``PERIODIC``
     (its multipliers are not computed).
     """
-    from .dynamics import Fate, decide_fates, settled_period
+    from ..dynamics import Fate, decide_fates, settled_period
 
     B = Ws[0].shape[0]
     n_steps = int(n_steps)

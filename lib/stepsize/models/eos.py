@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .sharpness import NotConverged, top_eigenpair_hvp
+from ..sharpness import NotConverged, top_eigenpair_hvp
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Theorem 2 (R symmetric positive definite, ``X_j[0] = I``), Lemma 3 (its scalar recursion),
 Theorem 3 (R symmetric with negative eigenvalues) and Lemma 4 (one negative eigenvalue). The
-loss is the whitened ``1/2 ||R - X_L ... X_1||_F^2`` (:func:`stepsize.linear.whitened`).
+loss is the whitened ``1/2 ||R - X_L ... X_1||_F^2`` (:func:`stepsize.models.linear.whitened`).
 
 With ``X_j[0] = I`` every iterate is a polynomial in ``R``: all layers stay equal and diagonal
 in R's eigenbasis, and each eigenvalue ``r`` of ``R`` is followed by the scalar recursion
@@ -272,12 +272,12 @@ def fates_from_history(errors: np.ndarray, Ws: Weights, prob, delta: float | np.
 
     ``errors`` is ``(n_steps + 1, B)``, ``Ws`` the final weights. A run has *settled* when its error
     stayed ``<= floor`` over the last ``window`` steps; it is CONVERGED only if, in addition,
-    ``delta * lambda_max(H) < 2`` at its final weights (:func:`stepsize.linear.hessian_lambda_max`,
+    ``delta * lambda_max(H) < 2`` at its final weights (:func:`stepsize.models.linear.hessian_lambda_max`,
     self-checking). A run whose error is not finite is DIVERGED; any other run, however steadily its
     error falls, is UNDECIDED (unlike :func:`is_converging`, which also counts falling runs).
     """
+    from ..dynamics import decide_fates
     from . import linear
-    from .dynamics import decide_fates
 
     e = np.asarray(errors, dtype=float)
     B = e.shape[1]
@@ -296,7 +296,7 @@ def fates_from_history(errors: np.ndarray, Ws: Weights, prob, delta: float | np.
 def hessian_eigenvalues(Ws: Weights, prob) -> np.ndarray:
     """All eigenvalues (ascending) of the Hessian of the loss at the first network of the batch.
 
-    The dense Hessian comes from :func:`stepsize.linear.dense_hessian` (so keep
+    The dense Hessian comes from :func:`stepsize.models.linear.dense_hessian` (so keep
     ``sum_j d_j d_{j-1}`` below a few hundred); it is symmetrised against rounding.
     """
     from . import linear

@@ -205,7 +205,7 @@ def hessian_lambda_max(Ws: Weights, prob: LinearProblem, n_iter: int | None = No
     ignored (no fixed iteration count is trusted); ``seed`` fixes the Lanczos start vector.
     Runs with non-finite weights give NaN.
     """
-    from .sharpness import lambda_max_dense, lambda_max_hvp
+    from ..sharpness import lambda_max_dense, lambda_max_hvp
 
     B = Ws[0].shape[0]
     n = n_params(Ws)
@@ -370,7 +370,7 @@ class LinearRuns:
 def _eta_sharpness(final: Weights, prob: LinearProblem, d: np.ndarray, sel: np.ndarray,
                    seed: int = 0) -> np.ndarray:
     """``d * lambda_max(H)`` at the selected runs (NaN elsewhere, and where Lanczos did not converge)."""
-    from .sharpness import NotConverged
+    from ..sharpness import NotConverged
 
     out = np.full(sel.shape[0], np.nan)
     idx = np.flatnonzero(sel)
@@ -439,7 +439,7 @@ def run_gd(Ws: Weights, prob: LinearProblem, delta: float | np.ndarray, n_steps:
     """
     from dataclasses import replace
 
-    from .dynamics import Fate, classify, decide_fates, iterate
+    from ..dynamics import Fate, classify, decide_fates, iterate
 
     shapes = shapes_of(Ws)
     B = Ws[0].shape[0]

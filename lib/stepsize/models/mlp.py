@@ -17,7 +17,7 @@ GELU uses the tanh form ``gelu(z) = z/2 (1 + tanh(c (z + 0.044715 z^3)))``, ``c 
 slower than ``exp`` here).
 
 The fast path for long GD runs (flat parameters, exponential form of the same GELU, exact
-Hessian-vector products, the book's fate rule) is :mod:`stepsize.mlp_gd`; :func:`converged` below
+Hessian-vector products, the book's fate rule) is :mod:`stepsize.models.mlp_gd`; :func:`converged` below
 is only a short-budget heuristic, kept for the tables that report it.
 """
 
@@ -211,7 +211,7 @@ def sgd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n
 def converged(tr: Training, window: float = 0.25, below: float = np.inf) -> np.ndarray:
     """A *short test*, not the fate rule: it counts transients as converged (a run at the edge of
     stability can decrease its loss monotonically for a while and oscillate again later). Fates
-    are decided by :func:`stepsize.mlp_gd.gd_fates` (settled and ``eta * lambda_max < 2``).
+    are decided by :func:`stepsize.models.mlp_gd.gd_fates` (settled and ``eta * lambda_max < 2``).
 
     By this test a run converged when its loss stayed finite, ended below its initial value, and did not
     increase over the last ``window`` share of the record points (for GD a monotone decrease, the

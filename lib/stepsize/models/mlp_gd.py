@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dynamics import Fate, decide_fates
+from ..dynamics import Fate, decide_fates
+from ..shares import wilson
+from ..sharpness import NotConverged, lambda_max_hvp
 from .mlp import Layers
-from .shares import wilson
-from .sharpness import NotConverged, lambda_max_hvp
 
 _C = float(np.sqrt(2.0 / np.pi))
 _A = 0.044715

@@ -20,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from .dynamics import Fate, Fates, classify, jacobian_fd
-from .sharpness import lambda_max_dense
+from ..dynamics import Fate, Fates, classify, jacobian_fd
+from ..sharpness import lambda_max_dense
 
 Grad = Callable[[np.ndarray], np.ndarray]
 
@@ -192,7 +192,7 @@ def relu_family(width: int, n_points: int, instance_seed: int) -> Family:
 
 
 def tanh_family(n_points: int, width: int, data_seed: int) -> Family:
-    """A one-hidden-layer tanh network (see :mod:`stepsize.eos`) fitting ``n_points`` random targets,
+    """A one-hidden-layer tanh network (see :mod:`stepsize.models.eos`) fitting ``n_points`` random targets,
     with more parameters than points (so zero-loss minima exist); ``eta_ref`` from the sharpness of a
     converged reference run."""
     from . import eos

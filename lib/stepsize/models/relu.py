@@ -22,8 +22,8 @@ Gradients (away from the kinks ``v_j x_i = b_j``), with ``r_i = f(x_i) - y_i`` a
 ``theta`` packs one run's parameters as ``[w, v]`` (length ``2m``) for the Hessian, the GD map and
 the period-2 orbit solver.
 
-Two modules build on this one: :mod:`stepsize.relu_fates` (long batched runs with checkpoints and the
-fate of each run, decided by :func:`stepsize.dynamics.decide_fates`) and :mod:`stepsize.relu_orbit`
+Two modules build on this one: :mod:`stepsize.models.relu_fates` (long batched runs with checkpoints and the
+fate of each run, decided by :func:`stepsize.dynamics.decide_fates`) and :mod:`stepsize.models.relu_orbit`
 (fixed points and 2-cycles solved within an activation pattern and verified with the true map; the
 simpler :func:`period2_orbit` below ignores the kinks and is kept for smooth maps).
 """

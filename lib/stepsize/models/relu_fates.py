@@ -1,7 +1,7 @@
 """Long batched runs of the Figure-2 ReLU network and the fate of each run, with its evidence.
 
 :func:`run_checkpoints` trains every instance at every step size in one batched computation
-(:func:`stepsize.relu.train`, chunked so that memory stays small) and keeps, at each checkpoint
+(:func:`stepsize.models.relu.train`, chunked so that memory stays small) and keeps, at each checkpoint
 ``c``, the parameters and two gaps of the estimate ``f_k`` on the grid:
 
 * the **odd/even gap** ``g1(c) = max_i |f_c - f_{c-1}|`` (the visible oscillation of Figure 2);
@@ -14,7 +14,7 @@
    grow over the last decade of steps; ``decide_fates`` then calls it converged (a fixed point)
    only if ``delta * lambda_max(H) < 2`` at its parameters (exact Hessian, ``eigvalsh``);
 2. a run whose gap is visible (``g1 > visible * max|y|``) or whose motion is 2-periodic
-   (``g2 < g1 / 10``) is handed to :func:`stepsize.relu_orbit.solve_orbit` (period 2) from its
+   (``g2 < g1 / 10``) is handed to :func:`stepsize.models.relu_orbit.solve_orbit` (period 2) from its
    parameters; a verified cycle within ``near`` of the run is period 2, and ``decide_fates`` calls
    it periodic only if its largest multiplier (on the quotient) is at most 1;
 3. everything else is undecided. We call an undecided run **drifting** when its odd/even gap is
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dynamics import Fate, decide_fates
+from ..dynamics import Fate, decide_fates
+from ..sharpness import lambda_max_dense
 from .relu import Instance, hessian, pack, train, unpack
 from .relu_orbit import degeneracies, kink_distance, pattern, solve_orbit
-from .sharpness import lambda_max_dense
 
 OUTCOMES = ("fixed point", "2-cycle", "drifting", "undecided", "diverged")
 
@@ -255,7 +255,7 @@ def classify(
 def legacy_labels(
     runs: Runs, step: int, *, visible: float = 1e-3, cycle: float = 1e-3, fit: float = 1e-3
 ) -> np.ndarray:
-    """The earlier eye-test labels of :func:`stepsize.relu.classify_training` at a checkpoint, (S, D).
+    """The earlier eye-test labels of :func:`stepsize.models.relu.classify_training` at a checkpoint, (S, D).
 
     Kept for the glued shares that were defined by them ("period-2" is 2-periodic to the eye, not
     a verified orbit).
@@ -278,7 +278,7 @@ class Contrast:
     """A small network with a verified attracting 2-cycle, found by :func:`search_true_cycle`.
 
     ``seed``: the instance found (None if none within the cap); ``n_tried``; ``orbit``: its
-    :class:`~stepsize.relu_orbit.OrbitSolve`; ``delta``; ``instance``; ``gap1, gap2``: the run's
+    :class:`~stepsize.models.relu_orbit.OrbitSolve`; ``delta``; ``instance``; ``gap1, gap2``: the run's
     odd/even gap and distance to period 2 at every step; ``outcomes``: the outcome of each tried seed.
     """
 
@@ -308,7 +308,7 @@ def search_true_cycle(
     Each candidate fits its own target exactly at ``theta* = (w*, v*)``; the step is ``factor``
     times the stability limit ``2 / lambda_max`` of that fit, and the run starts at ``theta*`` plus
     ``1e-3`` along the top eigenvector (a period-doubling). Candidates run ``batch`` at a time in one
-    :func:`~stepsize.relu.train` call; the first verified attracting cycle is returned.
+    :func:`~stepsize.models.relu.train` call; the first verified attracting cycle is returned.
     """
     from .relu import gauss_newton, make_instances
     from .relu import unpack as _unpack
@@ -363,7 +363,7 @@ def switch_by_bisection(
     odd/even gap after ``n_steps`` steps becomes visible (``> visible * max|y|``, or divergence).
 
     Each round runs every instance at ``points`` interior steps of its bracket, spaced evenly in
-    ``log delta``, all in one batched :func:`~stepsize.relu.train` call (``points = 1`` is plain
+    ``log delta``, all in one batched :func:`~stepsize.models.relu.train` call (``points = 1`` is plain
     bisection; 7 points shrink the bracket 8-fold per round, like three halvings); the first round
     also runs both ends. The new bracket is the first visible step and the point before it. Returns
     ``(lo, hi, valid)``: ``valid`` where the start bracket was one (invisible at ``lo``, visible at

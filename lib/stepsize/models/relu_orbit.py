@@ -1,6 +1,6 @@
 """Fixed points and 2-cycles of the GD map of the fixed-bias ReLU network, solved and verified.
 
-The GD map ``G(theta) = theta - delta grad L(theta)`` of :mod:`stepsize.relu` is only piecewise
+The GD map ``G(theta) = theta - delta grad L(theta)`` of :mod:`stepsize.models.relu` is only piecewise
 smooth: it changes formula where a kink ``x = b_j / v_j`` crosses a grid point. Within one
 *activation pattern* ``D`` (the 0/1 matrix ``D_ij = 1[v_j x_i - b_j > 0]``) it is a polynomial map
 

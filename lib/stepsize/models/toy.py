@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dynamics import Fate, decide_fates
+from ..dynamics import Fate, decide_fates
 
 ArrayLike = float | np.ndarray
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
-from ..shares import Share, share_verdict
+from ...shares import Share, share_verdict
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 
 def first_flip_verdict(measured: np.ndarray, theory: np.ndarray, tol: float = 1e-9) -> tuple[str, str]:

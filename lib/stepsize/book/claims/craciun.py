@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
-from ..shares import share, share_verdict
+from ...shares import share, share_verdict
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 from .examples import combine
 
 #: The critical step size of the toy loss 1/2 (1 - xy)^2 (M_WS is empty above it).
@@ -31,7 +31,7 @@ def toy_mws(
     ``n_rest_at_min`` runs came to rest at a minimum (gradient test alone, before the stability
     test), ``n_in_mws`` of them with sharpness ``x^2 + y^2 <= 2/eta``: the claim is ``all``.
     Not applicable for ``eta >= 1`` (M_WS is then empty or two points). ``steps_hint``: a budget
-    that lets the slowest runs settle (:func:`stepsize.toy.steps_to_settle`).
+    that lets the slowest runs settle (:func:`stepsize.models.toy.steps_to_settle`).
     """
     if not eta < TOY_CRITICAL_ETA:
         return NOT_APPLICABLE, (

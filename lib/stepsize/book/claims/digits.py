@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
-from ..shares import share, share_verdict, wilson
+from ...shares import share, share_verdict, wilson
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 HALF = 0.5
 

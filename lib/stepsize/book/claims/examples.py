@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
-from ..shares import Share, share, share_verdict
+from ...shares import Share, share, share_verdict
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 #: Relative agreement a measured amplitude or radius must reach with its closed form.
 EXACT_RTOL = 1e-9
@@ -51,7 +51,7 @@ def ex1_orbit(
 
     ``rel_err`` is ``|measured / (delta^2/4) - 1|`` over the runs that ended on a 2-cycle (None
     when none did); ``steps_needed`` is the budget that brings every start onto the cycle
-    (:func:`stepsize.losses.example1_steps_to_cycle`).
+    (:func:`stepsize.models.losses.example1_steps_to_cycle`).
     """
     if not exceptional_reach_zero:
         return DIFFERS, "The exceptional points 0 and ±δ² did not land on 0."

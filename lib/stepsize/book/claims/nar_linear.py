@@ -2,7 +2,7 @@
 Theorems 2 and 3 with Lemma 4, and the reviewers' questions.
 
 Each function takes the numbers a chapter computed and returns ``(status, reason)``: one of the four
-verdicts of :mod:`stepsize.replication` and one sentence with the numbers behind it. A run that
+verdicts of :mod:`stepsize.verdicts` and one sentence with the numbers behind it. A run that
 *looks* settled at a point where ``delta * lambda_max >= 2`` is a transient (the fate rule of
 :func:`stepsize.dynamics.decide_fates`): it never counts for or against a claim, it leaves it
 undecided.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
-from ..shares import share, share_verdict
+from ...shares import share, share_verdict
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 #: relative slack for comparisons of numbers that agree up to rounding
 RTOL = 1e-9

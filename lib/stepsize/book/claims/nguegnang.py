@@ -1,6 +1,6 @@
 """Verdicts of the Nguegnang, Rauhut & Terstiege chapters, as plain functions returning ``(status, reason)``.
 
-Each function receives the chapter's numbers (fates from :func:`stepsize.balanced.run_gd`, bounds,
+Each function receives the chapter's numbers (fates from :func:`stepsize.models.balanced.run_gd`, bounds,
 iteration counts) and applies the decision fixed before the runs: a contradiction is ``differs``,
 a run or sample that did not settle the question is ``undecided`` (the reason says what would
 decide it), a failed premise is ``not applicable``. Undecided never becomes differs.
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
-from ..shares import share, share_verdict
+from ...shares import share, share_verdict
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 #: A start counts as balanced when its balancedness constant is at most this (rounding).
 BALANCED_ATOL = 1e-10

@@ -1,15 +1,15 @@
 """Verdicts of the ReLU chapters (Nar & Sastry 2018, Theorem 4 and Figure 2; reviewer 3's question).
 
 Each function returns ``(status, reason)`` with status one of the four verdicts of
-:mod:`stepsize.replication`. The thresholds are part of the claim and fixed before any run.
+:mod:`stepsize.verdicts`. The thresholds are part of the claim and fixed before any run.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
-from ..shares import n_needed, share, share_verdict
+from ...shares import n_needed, share, share_verdict
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 #: Figure 2's step sizes (notebook units).
 PAPER_DELTAS = (1e-4, 3e-4)

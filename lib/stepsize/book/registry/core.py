@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 #: The repository root (the lib is installed in editable mode from ``lib/``).
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 
 #: Characters allowed in free-text string parameters (paths). Quotes, backslashes, newlines and
 #: anything else that could change the meaning of the injected parameters cell are refused.
