@@ -136,7 +136,7 @@ def _broken_chapter(tmp_path):
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
     return Chapter(slug="broken", path=str(path), title="a chapter that fails", part="test",
-                   params=(Param("x", int, 1, "a number"),))
+                   limits=(Param("x", low=0),))
 
 
 @pytest.mark.notebooks

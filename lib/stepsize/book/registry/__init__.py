@@ -1,7 +1,10 @@
-"""The chapter registry: slug -> notebook and typed parameters.
+"""The chapter registry: slug -> notebook, and the limits of its parameters.
 
-Each part of the book keeps its chapters in its own module (``nar_sastry``, ``craciun``,
-``nguegnang``, ``beyond``); this module collects them in reading order.
+A chapter's parameters are its notebook's ``parameters`` cell (names, types, defaults, help),
+with the ranges, choices and rules of :mod:`.core` on top (read when a chapter's parameters are
+first asked for). Each part of the book keeps its chapters in its own module (``nar_sastry``,
+``nar_linear``, ``nar_identity``, ``relu``, ``craciun``, ``nguegnang``, ``beyond``); this module
+collects them in reading order.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import ast
 from typing import Any
 
 from . import nar_sastry
-from .core import REPO_ROOT, Chapter, Param, ParameterError, shorten
+from .core import REPO_ROOT, Chapter, Param, ParameterError, RegistryError, Rule, parameters_cell, shorten
 
 _PARTS = [nar_sastry]
 for _name in ("nar_linear", "nar_identity", "relu", "craciun", "nguegnang", "beyond"):
@@ -83,4 +86,5 @@ def check_parameters(slug: str, **values: Any) -> None:
     ch.validate(values)
 
 
-__all__ = ["CHAPTERS", "REPO_ROOT", "Chapter", "Param", "ParameterError", "check_parameters", "get", "injected_names"]
+__all__ = ["CHAPTERS", "REPO_ROOT", "Chapter", "Param", "ParameterError", "RegistryError", "Rule", "check_parameters", "get",
+           "injected_names", "parameters_cell"]

@@ -1,4 +1,12 @@
-"""Chapter registry types: a chapter's slug, notebook and typed, range-checked parameters.
+"""Chapter registry types: a chapter's slug and notebook, and the checks on its parameters.
+
+One source per parameter: a notebook's ``parameters`` cell gives each parameter's name, type,
+default and help (``delta: float = 0.5  # step size``, which papermill reads too); a registry
+entry (:class:`Param`) adds only what the cell cannot say (a range, choices, a predicate) and a
+chapter's :class:`Rule` ties parameters together. The cell is read with ``ast`` (no kernel),
+once per notebook file, when a chapter's parameters are first asked for; an entry that names a
+parameter the cell lacks, or whose range or choices do not fit the cell's type, is refused with
+:class:`RegistryError` naming the chapter and the parameter.
 
 Validation happens here, before any kernel starts (the CLI) and again in each notebook's first
 cell after the parameters (for readers who call papermill directly, which checks nothing).
@@ -6,10 +14,13 @@ cell after the parameters (for readers who call papermill directly, which checks
 
 from __future__ import annotations
 
+import ast
+import functools
+import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +34,10 @@ _SAFE_TEXT = re.compile(r"[A-Za-z0-9_./~ +=:,-]*")
 
 class ParameterError(ValueError):
     """A parameter value that is unknown, of the wrong type, or out of range."""
+
+
+class RegistryError(RuntimeError):
+    """A registry entry that does not fit its notebook's ``parameters`` cell (a bug of the book, not of a call)."""
 
 
 #: Longest offending value echoed in a message (longer ones are cut, with their length said).
@@ -51,19 +66,22 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
+#: The types a ``parameters`` cell may annotate a parameter with.
+KINDS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
 @dataclass(frozen=True)
 class Param:
-    """One chapter parameter.
+    """One chapter parameter: what the registry adds to the notebook's ``parameters`` cell.
 
-    ``kind`` is one of ``float``, ``int``, ``bool``, ``str``. Numeric ranges are closed unless
-    ``low_open``/``high_open``; ``None`` means unbounded. ``choices`` restricts a value to a set;
-    ``rule``/``rule_text`` add a predicate (e.g. "an even integer").
+    A registry entry gives the ``name`` and only what the cell cannot say: numeric ranges
+    (``low``/``high``, closed unless ``low_open``/``high_open``; ``None`` means unbounded),
+    ``choices`` (a set of allowed values) or ``rule``/``rule_text`` (a predicate, e.g. "an even
+    integer"). ``kind`` (``float``, ``int``, ``bool`` or ``str``), ``default`` and ``help`` come
+    from the cell: :meth:`Chapter.params` fills them in, and an entry that sets them is refused.
     """
 
     name: str
-    kind: type
-    default: Any
-    help: str
     low: float | None = None
     high: float | None = None
     low_open: bool = False
@@ -71,6 +89,9 @@ class Param:
     choices: tuple | None = None
     rule: Callable[[Any], bool] | None = field(default=None, compare=False)
     rule_text: str = ""
+    kind: type | None = None
+    default: Any = None
+    help: str = ""
 
     def allowed(self) -> str:
         """Human description of the allowed values, e.g. ``a float in (0, 4]``."""
@@ -117,6 +138,9 @@ class Param:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` (ints widened to float for float parameters) or raise ParameterError."""
+        if self.kind is None:
+            raise RegistryError(f"parameter '{self.name}': a bare registry entry; use Chapter.params (it adds the "
+                                f"type from the parameters cell)")
         ok = True
         if self.kind is bool:
             ok = isinstance(value, bool)
@@ -177,25 +201,156 @@ def _fmt(x: float) -> str:
 
 
 @dataclass(frozen=True)
-class Chapter:
-    """A chapter: its slug, notebook path (relative to the repository root) and parameters.
+class CellParam:
+    """A parameter as the notebook's ``parameters`` cell states it: ``name: kind = default  # help``."""
 
-    ``test_overrides`` are non-default parameter values that ``make test`` runs the chapter with
-    (through papermill), to show that a re-run with other values works. ``rules`` are conditions
-    across parameters, checked on the full set of values (defaults filled in) before any run.
+    name: str
+    kind: type
+    default: Any
+    help: str
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+def parameters_cell(path: str | Path) -> tuple[CellParam, ...]:
+    """The parameters a notebook's ``parameters`` cell declares, in order (read with ``ast``, cached).
+
+    The cell must hold only annotated literals, ``name: type = value  # help``, with ``type`` one
+    of ``int``, ``float``, ``bool``, ``str``, a value of that type (an integer literal is widened
+    for ``float``) and a help comment; anything else raises :class:`RegistryError`. The file is
+    read again only when it changes (its modification time or size).
+    """
+    path = Path(path)
+    try:
+        key = _file_key(path)
+    except OSError as e:
+        raise RegistryError(f"{cut(str(path))}: cannot read the notebook ({e.strerror})") from None
+    return _read_parameters_cell(*key)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_parameters_cell(path: str, mtime_ns: int, size: int) -> tuple[CellParam, ...]:
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"
+             and "parameters" in (c.get("metadata", {}).get("tags") or [])]
+    if len(cells) != 1:
+        raise RegistryError(f"{path}: needs exactly one code cell tagged 'parameters'; found {len(cells)}")
+    src = cells[0]["source"]
+    src = "".join(src) if isinstance(src, list) else src
+    lines = src.splitlines()
+    try:
+        body = ast.parse(src).body
+    except SyntaxError as e:
+        raise RegistryError(f"{path}: the parameters cell is not valid Python ({e.msg}, line {e.lineno})") from None
+    out: list[CellParam] = []
+    for node in body:
+        where = f"{path}: parameters cell, line {node.lineno}"
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(node.annotation, ast.Name) and node.value is not None):
+            raise RegistryError(f"{where}: only annotated literals 'name: type = value  # help' may stand here")
+        name, kind = node.target.id, KINDS.get(node.annotation.id)
+        if kind is None:
+            raise RegistryError(f"{where}: parameter '{name}' has type {node.annotation.id}; "
+                                f"allowed: {', '.join(KINDS)}")
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
+            raise RegistryError(f"{where}: the default of '{name}' is not a literal") from None
+        if kind is float and type(value) is int:
+            value = float(value)
+        if type(value) is not kind:
+            raise RegistryError(f"{where}: parameter '{name}' is declared {kind.__name__} but its default "
+                                f"{shorten(value)} is {type(value).__name__}")
+        comment = lines[node.end_lineno - 1].partition("#")[2].strip() if node.end_lineno else ""
+        if not comment:
+            raise RegistryError(f"{where}: parameter '{name}' needs a '# help' comment")
+        if any(p.name == name for p in out):
+            raise RegistryError(f"{where}: parameter '{name}' is declared twice")
+        out.append(CellParam(name, kind, value, comment))
+    return tuple(out)
+
+
+def merge(slug: str, cell: tuple[CellParam, ...], limits: tuple[Param, ...], rules: tuple[Rule, ...] = ()
+          ) -> tuple[Param, ...]:
+    """The chapter's parameters: the cell's, in its order, each with its registry entry's limits.
+
+    Raises :class:`RegistryError` naming the chapter and the parameter when an entry names a
+    parameter the cell lacks, is given twice, sets what the cell says (type, default, help), or
+    does not fit the cell's type (a range on a non-number, choices of another type), when a rule
+    names a parameter the cell lacks, or when the cell's default breaks its entry.
+    """
+    by_name = {c.name: c for c in cell}
+    entries: dict[str, Param] = {}
+    for e in limits:
+        where = f"{slug}: registry entry for parameter '{e.name}'"
+        if e.name not in by_name:
+            raise RegistryError(f"{where}: the notebook's parameters cell has no such parameter "
+                                f"(it has: {', '.join(by_name) or 'none'})")
+        if e.name in entries:
+            raise RegistryError(f"{where}: given twice")
+        if e.kind is not None or e.default is not None or e.help:
+            raise RegistryError(f"{where}: sets its type, default or help, which only the parameters cell gives")
+        kind = by_name[e.name].kind
+        numeric = kind in (int, float)
+        if not numeric and (e.low is not None or e.high is not None or e.low_open or e.high_open):
+            raise RegistryError(f"{where}: a numeric range, but the parameters cell declares it {kind.__name__}")
+        if e.choices is not None:
+            bad = [c for c in e.choices if not (type(c) is kind or (kind is float and type(c) is int))]
+            if bad or not e.choices:
+                raise RegistryError(f"{where}: choices {shorten(e.choices)} are not all {kind.__name__}, "
+                                    f"the type the parameters cell declares")
+        entries[e.name] = e
+    for r in rules:
+        missing = [n for n in r.names if n not in by_name]
+        if missing:
+            raise RegistryError(f"{slug}: rule {r.text!r} names parameter '{missing[0]}', which the "
+                                f"notebook's parameters cell lacks")
+    params = tuple(replace(entries.get(c.name, Param(c.name)), kind=c.kind, default=c.default, help=c.help)
+                   for c in cell)
+    for p in params:
+        try:
+            p.check(p.default)
+        except ParameterError as e:
+            raise RegistryError(f"{slug}: the default in the parameters cell breaks its registry entry: {e}") from None
+    return params
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter: its slug, notebook path (relative to the repository root) and parameter limits.
+
+    ``limits`` are the registry entries (:class:`Param`: ranges, choices, predicates) of some of
+    the parameters; the parameters themselves (names, types, defaults, help) are the notebook's
+    ``parameters`` cell, merged with the limits in :attr:`params`. ``test_overrides`` are
+    non-default parameter values that ``make test`` runs the chapter with (through papermill), to
+    show that a re-run with other values works. ``rules`` are conditions across parameters,
+    checked on the full set of values (defaults filled in) before any run.
     """
 
     slug: str
     path: str
     title: str
     part: str
-    params: tuple[Param, ...]
+    limits: tuple[Param, ...] = ()
     test_overrides: dict[str, Any] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
 
     @property
     def notebook(self) -> Path:
         return REPO_ROOT / self.path
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        """Every parameter: the notebook's ``parameters`` cell merged with :attr:`limits` (see :func:`merge`)."""
+        cell = parameters_cell(self.notebook)
+        cached = self.__dict__.get("_params")
+        if cached is None or cached[0] is not cell:  # first call, or the notebook changed
+            cached = (cell, merge(self.slug, cell, self.limits, self.rules))
+            self.__dict__["_params"] = cached  # a frozen dataclass still has a __dict__
+        return cached[1]
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -252,4 +407,4 @@ class Chapter:
 
 
 #: The seed parameter most chapters share.
-SEED = Param("seed", int, 0, "seed of numpy.random.default_rng", low=0, high=2**32 - 1)
+SEED = Param("seed", low=0, high=2**32 - 1)

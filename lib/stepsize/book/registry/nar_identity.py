@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from .core import Chapter, Param, Rule, SEED
+from .core import SEED, Chapter, Param, Rule
 
-DEPTH = Param("depth", int, 4, "number of layers L", low=2, high=12)
-DIM = Param("dim", int, 4, "size n of the square matrices", low=1, high=12)
+DEPTH = Param("depth", low=2, high=12)
+DIM = Param("dim", low=1, high=12)
 
 CHAPTERS = (
     Chapter(
@@ -14,13 +14,12 @@ CHAPTERS = (
         path="book/nar-sastry/theorem2.ipynb",
         title="Theorem 2: identity initialisation fits a positive definite target",
         part="nar-sastry",
-        params=(
+        limits=(
             DEPTH,
-            Param("dim", int, 4, "size n of the square matrices R and X_j", low=2, high=12),
-            Param("rho", float, 3.0, "largest eigenvalue of R", low=0.0, high=20.0, low_open=True),
-            Param("delta_fraction", float, 1.0, "step size as a multiple of Theorem 2's step condition",
-                  low=0.0, high=3.0, low_open=True),
-            Param("n_steps", int, 2000, "GD steps per run", low=100, high=20000),
+            Param("dim", low=2, high=12),
+            Param("rho", low=0.0, high=20.0, low_open=True),
+            Param("delta_fraction", low=0.0, high=3.0, low_open=True),
+            Param("n_steps", low=100, high=20000),
             SEED,
         ),
         test_overrides={"depth": 3, "rho": 0.5, "delta_fraction": 1.5, "n_steps": 1500},
@@ -33,15 +32,14 @@ CHAPTERS += (
         path="book/nar-sastry/theorem3.ipynb",
         title="Theorem 3: negative eigenvalues are projected away",
         part="nar-sastry",
-        params=(
-            Param("depth", int, 3, "number of layers L", low=2, high=8),
-            Param("dim", int, 4, "size n of the square matrices R and X_j", low=2, high=8),
-            Param("n_negative", int, 2, "number of negative eigenvalues of R (smaller than dim)", low=1, high=7),
-            Param("delta_fraction", float, 1.0, "step size as a multiple of the step condition of Theorems 2-3",
-                  low=0.0, high=3.0, low_open=True),
-            Param("n_steps", int, 1500, "GD steps on the full matrices", low=10, high=20000),
-            Param("n_long", int, 20000, "steps of the eigenbasis recursion", low=5000, high=10**6),
-            Param("seed", int, 2, "seed of numpy.random.default_rng", low=0, high=2**32 - 1),
+        limits=(
+            Param("depth", low=2, high=8),
+            Param("dim", low=2, high=8),
+            Param("n_negative", low=1, high=7),
+            Param("delta_fraction", low=0.0, high=3.0, low_open=True),
+            Param("n_steps", low=10, high=20000),
+            Param("n_long", low=5000, high=10**6),
+            Param("seed", low=0, high=2**32 - 1),
         ),
         test_overrides={"depth": 2, "n_negative": 1, "n_steps": 600, "n_long": 5000, "seed": 0},
         rules=(Rule(("n_negative", "dim"), lambda k, n: k < n,
@@ -55,17 +53,14 @@ CHAPTERS += (
         path="book/nar-sastry/review-questions.ipynb",
         title="Two reviewers' questions, answered numerically",
         part="nar-sastry",
-        params=(
-            Param("depth", int, 3, "number of layers L", low=2, high=8),
-            Param("dim", int, 4, "size n of the square matrices", low=2, high=8),
-            Param("rho", float, 3.0, "largest eigenvalue of the positive definite target R", low=0.0, high=10.0,
-                  low_open=True),
-            Param("delta_fraction", float, 1.0, "step size as a multiple of the generalised Lemma 3 condition",
-                  low=0.0, high=3.0, low_open=True),
-            Param("n_init", int, 16, "random diagonal initialisations per family", low=1, high=500),
-            Param("n_steps", int, 3000, "GD steps per run", low=100, high=50000),
-            Param("imbalance", float, 4.0, "factor t by which one layer stretches and another shrinks the top direction",
-                  low=1.0, high=1000.0),
+        limits=(
+            Param("depth", low=2, high=8),
+            Param("dim", low=2, high=8),
+            Param("rho", low=0.0, high=10.0, low_open=True),
+            Param("delta_fraction", low=0.0, high=3.0, low_open=True),
+            Param("n_init", low=1, high=500),
+            Param("n_steps", low=100, high=50000),
+            Param("imbalance", low=1.0, high=1000.0),
             SEED,
         ),
         test_overrides={"depth": 4, "rho": 1.5, "n_init": 6, "n_steps": 1500, "imbalance": 10.0},

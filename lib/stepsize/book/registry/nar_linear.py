@@ -3,8 +3,7 @@ Corollaries 1 and 2, the depth effect)."""
 
 from __future__ import annotations
 
-from .core import Chapter, Param, SEED
-
+from .core import SEED, Chapter, Param
 
 CHAPTERS = (
     Chapter(
@@ -12,10 +11,10 @@ CHAPTERS = (
         path="book/nar-sastry/theorem1.ipynb",
         title="Theorem 1: one product, many step-size bounds",
         part="nar-sastry",
-        params=(
-            Param("depth", int, 3, "number of layers L", low=2, high=6),
-            Param("dim", int, 3, "width n of every layer (R is n x n)", low=1, high=5),
-            Param("delta", float, 0.1, "step size of the GD experiment", low=0.0, high=10.0, low_open=True),
+        limits=(
+            Param("depth", low=2, high=6),
+            Param("dim", low=1, high=5),
+            Param("delta", low=0.0, high=10.0, low_open=True),
             SEED,
         ),
         test_overrides={"depth": 4, "dim": 2, "delta": 0.05, "seed": 1},
@@ -28,11 +27,11 @@ CHAPTERS += (
         path="book/nar-sastry/corollary1.ipynb",
         title="Corollary 1: deeper networks and larger targets need smaller steps",
         part="nar-sastry",
-        params=(
-            Param("depth", int, 4, "number of layers L", low=2, high=10),
-            Param("rho", float, 2.0, "largest singular value of the target R", low=0.0, high=100.0, low_open=True),
-            Param("n_init", int, 30, "random initialisations per step size", low=1, high=1000),
-            Param("n_steps", int, 3000, "GD steps per run (the budget)", low=100, high=100000),
+        limits=(
+            Param("depth", low=2, high=10),
+            Param("rho", low=0.0, high=100.0, low_open=True),
+            Param("n_init", low=1, high=1000),
+            Param("n_steps", low=100, high=100000),
             SEED,
         ),
         test_overrides={"depth": 3, "rho": 3.0, "n_init": 10, "seed": 1},
@@ -45,10 +44,10 @@ CHAPTERS += (
         path="book/nar-sastry/corollary2.ipynb",
         title="Corollary 2: a converged run certifies a small Lipschitz constant",
         part="nar-sastry",
-        params=(
-            Param("depth", int, 3, "number of layers L", low=2, high=10),
-            Param("delta", float, 0.05, "step size", low=0.0, high=10.0, low_open=True),
-            Param("n_steps", int, 3000, "GD steps per run (the budget)", low=100, high=100000),
+        limits=(
+            Param("depth", low=2, high=10),
+            Param("delta", low=0.0, high=10.0, low_open=True),
+            Param("n_steps", low=100, high=100000),
             SEED,
         ),
         test_overrides={"depth": 5, "delta": 0.02, "seed": 1},
@@ -61,12 +60,12 @@ CHAPTERS += (
         path="book/nar-sastry/depth.ipynb",
         title="The depth effect: at a fixed step size, deep networks stop converging",
         part="nar-sastry",
-        params=(
-            Param("delta", float, 0.05, "step size", low=0.0, high=10.0, low_open=True),
-            Param("rho", float, 2.0, "largest singular value of the target R", low=0.0, high=100.0, low_open=True),
-            Param("max_depth", int, 12, "deepest network tried (depths 1..max_depth)", low=2, high=20),
-            Param("n_init", int, 20, "random initialisations per depth", low=1, high=1000),
-            Param("n_steps", int, 2000, "GD steps per run (the budget)", low=100, high=100000),
+        limits=(
+            Param("delta", low=0.0, high=10.0, low_open=True),
+            Param("rho", low=0.0, high=100.0, low_open=True),
+            Param("max_depth", low=2, high=20),
+            Param("n_init", low=1, high=1000),
+            Param("n_steps", low=100, high=100000),
             SEED,
         ),
         test_overrides={"delta": 0.1, "rho": 1.5, "max_depth": 10, "n_init": 10},

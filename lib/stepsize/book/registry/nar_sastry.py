@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .core import Chapter, Param, SEED
-
+from .core import SEED, Chapter, Param
 
 
 def _even_above_2(p: int) -> bool:
@@ -16,10 +15,10 @@ CHAPTERS = (
         path="book/nar-sastry/example1.ipynb",
         title="Example 1: an orbit instead of a point",
         part="nar-sastry",
-        params=(
-            Param("delta", float, 0.5, "step size", low=0.0, high=100.0, low_open=True),
-            Param("n_init", int, 10000, "number of random initial points", low=1, high=10**7),
-            Param("n_steps", int, 200, "GD steps before classifying each run", low=1, high=10**6),
+        limits=(
+            Param("delta", low=0.0, high=100.0, low_open=True),
+            Param("n_init", low=1, high=10**7),
+            Param("n_steps", low=1, high=10**6),
             SEED,
         ),
         test_overrides={"delta": 0.2, "n_init": 2000},
@@ -29,10 +28,10 @@ CHAPTERS = (
         path="book/nar-sastry/example2.ipynb",
         title="Example 2: the step size picks the minimum",
         part="nar-sastry",
-        params=(
-            Param("delta", float, 0.3, "step size", low=0.0, high=1.0, low_open=True),
-            Param("n_init", int, 2000, "number of random initial points in [0, 3]", low=1, high=10**5),
-            Param("n_steps", int, 3000, "GD steps before classifying each run", low=10, high=10**5),
+        limits=(
+            Param("delta", low=0.0, high=1.0, low_open=True),
+            Param("n_init", low=1, high=10**5),
+            Param("n_steps", low=10, high=10**5),
             SEED,
         ),
         test_overrides={"delta": 0.15, "n_init": 500},
@@ -42,10 +41,9 @@ CHAPTERS = (
         path="book/nar-sastry/example3.ipynb",
         title="Example 3: the initial point decides",
         part="nar-sastry",
-        params=(
-            Param("p", int, 4, "exponent of f(x) = x^p / p", low=4, high=20,
-                  rule=_even_above_2, rule_text="an even integer"),
-            Param("delta", float, 0.1, "step size", low=1e-6, high=10.0),
+        limits=(
+            Param("p", low=4, high=20, rule=_even_above_2, rule_text="an even integer"),
+            Param("delta", low=1e-6, high=10.0),
             SEED,
         ),
         test_overrides={"p": 6, "delta": 0.5},
