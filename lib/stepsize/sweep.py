@@ -28,6 +28,7 @@ import itertools
 import json
 import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -462,7 +463,7 @@ def _number(v: Any) -> bool:
 
 def check_plot_name(ch: Chapter, name: str) -> None:
     """Raise ParameterError unless ``name`` is a number that ``ch`` glues (checked before any run)."""
-    from .replication import glued_values
+    from .book.replication import glued_values
 
     glued = glued_values(ch.notebook)
     numbers = [k for k, v in glued.items() if _number(v)]
@@ -495,11 +496,15 @@ def _spans_decades(values: Iterable[float]) -> bool:
 
 
 def _label(ch: Chapter | None, name: str) -> str:
+    """An axis label: a parameter's help up to its first ``,``/``;``/``(`` (the rest states ranges), and its name."""
     if ch is not None:
         try:
-            return f"{ch.param(name).help} ({name})"
+            help_text = ch.param(name).help
         except ParameterError:
             pass
+        else:
+            short = re.split(r",\s|;\s|\s\(", help_text, maxsplit=1)[0].strip() or help_text
+            return f"{short} ({name})"
     if name.startswith("claim_") and name.endswith("_reproduced"):
         return f"claim {name[6:-11]}: reproduced value"
     return name.replace("_", " ")

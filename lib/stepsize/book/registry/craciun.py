@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from .core import SEED, Chapter, Param, Rule
 
+#: The square of initial points and the step budget of the toy-loss chapters.
+REGION = Param("region", low=0.0, high=100.0, low_open=True)
+N_STEPS = Param("n_steps", low=16, high=10**6)
+
 CHAPTERS = (
     Chapter(
         slug="craciun-toy",
@@ -15,8 +19,8 @@ CHAPTERS = (
             Param("eta", low=0.0, high=10.0, low_open=True),
             Param("eta_large", low=0.0, high=10.0, low_open=True),
             Param("n_init", low=8, high=10**7),
-            Param("region", low=0.0, high=100.0, low_open=True),
-            Param("n_steps", low=16, high=10**6),
+            REGION,
+            N_STEPS,
             SEED,
         ),
         test_overrides={"eta": 0.7, "eta_large": 0.95, "n_init": 4000, "region": 3.0},
@@ -31,10 +35,10 @@ CHAPTERS += (
         part="craciun",
         limits=(
             Param("n_grid", low=2, high=2000),
-            Param("region", low=0.0, high=100.0, low_open=True),
+            REGION,
             Param("n_eta", low=2, high=1000),
             Param("eta_max", low=0.1, high=10.0, low_open=True),
-            Param("n_steps", low=16, high=10**6),
+            N_STEPS,
             SEED,
         ),
         test_overrides={"n_grid": 80, "region": 2.0, "n_eta": 21, "eta_max": 1.2},

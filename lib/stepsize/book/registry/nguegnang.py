@@ -19,6 +19,9 @@ def _depth_list(text: str) -> bool:
 
 
 DEPTHS_RULE = "a comma-separated list of 1 to 5 distinct depths in [2, 10], e.g. 2,3,5"
+DEPTHS = Param("depths", rule=_depth_list, rule_text=DEPTHS_RULE)
+#: The step budget of every chapter of this part (extended automatically for undecided runs).
+N_STEPS = Param("n_steps", low=10, high=10**6)
 
 CHAPTERS = (
     Chapter(
@@ -29,7 +32,7 @@ CHAPTERS = (
         limits=(
             PRESET,
             Param("depth", low=2, high=10),
-            Param("n_steps", low=10, high=10**6),
+            N_STEPS,
             SEED,
         ),
         test_overrides={"depth": 2, "n_steps": 1500, "seed": 1},
@@ -41,8 +44,8 @@ CHAPTERS = (
         part="nguegnang",
         limits=(
             PRESET,
-            Param("depths", rule=_depth_list, rule_text=DEPTHS_RULE),
-            Param("n_steps", low=10, high=10**6),
+            DEPTHS,
+            N_STEPS,
             SEED,
         ),
         test_overrides={"depths": "2,4", "n_steps": 2000, "seed": 1},
@@ -54,10 +57,10 @@ CHAPTERS = (
         part="nguegnang",
         limits=(
             PRESET,
-            Param("depths", rule=_depth_list, rule_text=DEPTHS_RULE),
+            DEPTHS,
             Param("rho", low=0.0, high=10.0, low_open=True),
             Param("n_grid", low=2, high=200),
-            Param("n_steps", low=10, high=10**6),
+            N_STEPS,
             SEED,
         ),
         test_overrides={"depths": "2,3", "rho": 1.0, "n_grid": 8, "seed": 1},
@@ -71,7 +74,7 @@ CHAPTERS = (
             Param("n_init", low=1, high=10000),
             Param("hidden", low=2, high=20),
             Param("d", low=3, high=30),
-            Param("n_steps", low=10, high=10**6),
+            N_STEPS,
             SEED,
         ),
         test_overrides={"n_init": 16, "hidden": 2, "d": 4, "seed": 1},
@@ -84,9 +87,9 @@ CHAPTERS = (
         part="nguegnang",
         limits=(
             PRESET,
-            Param("depths", rule=_depth_list, rule_text=DEPTHS_RULE),
+            DEPTHS,
             Param("k0", low=1.0, high=1e6),
-            Param("n_steps", low=10, high=10**6),
+            N_STEPS,
             SEED,
         ),
         test_overrides={"depths": "2,3", "k0": 100.0, "n_steps": 1500, "seed": 1},
