@@ -63,6 +63,8 @@ def test_registry_entry_adds_limits_to_the_cell(tmp_path):
     with pytest.raises(ParameterError, match="'mode' must be one of 'quick', 'paper'"):
         ch.parse([("mode", "slow")])
     assert ch.param("n_init").check(7) == 7  # no entry: the cell's type alone
+    with pytest.raises(TypeError):  # the old form, restating the cell, does not construct
+        Param("delta", float, 0.5, "step size", low=0.0)
 
 
 @pytest.mark.parametrize("limits, rules, needle", [

@@ -20,7 +20,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +78,14 @@ class Param:
     (``low``/``high``, closed unless ``low_open``/``high_open``; ``None`` means unbounded),
     ``choices`` (a set of allowed values) or ``rule``/``rule_text`` (a predicate, e.g. "an even
     integer"). ``kind`` (``float``, ``int``, ``bool`` or ``str``), ``default`` and ``help`` come
-    from the cell: :meth:`Chapter.params` fills them in, and an entry that sets them is refused.
+    from the cell: :attr:`Chapter.params` fills them in, and an entry that sets them is refused.
+    Everything after the name is keyword-only, so an entry in the old four-argument form
+    (``Param("delta", float, 0.5, "step size", ...)``) fails at once instead of reading ``float``
+    as a lower bound.
     """
 
     name: str
+    _: KW_ONLY
     low: float | None = None
     high: float | None = None
     low_open: bool = False
