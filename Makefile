@@ -19,7 +19,7 @@ env: $(STAMP) $(VENDOR) $(KERNEL_CONFIG)
 
 # The project's IPython kernel settings (quiet kernel starts), where every kernel of the venv
 # reads them: myst-nb's, nbval's, papermill's and `python -m stepsize`'s.
-$(KERNEL_CONFIG): lib/stepsize/kernel_config/ipython_kernel_config.py $(STAMP)
+$(KERNEL_CONFIG): lib/stepsize/book/kernel_config/ipython_kernel_config.py $(STAMP)
 	@mkdir -p $(dir $@)
 	cp $< $@
 
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 # MathJax 3 for offline math, copied from the pinned django-static-mathjax wheel.
 $(VENDOR): $(STAMP)
-	$(PY) -m stepsize.vendor
+	$(PY) -m stepsize.book.vendor
 
 # Execute the chapters (jupyter-cache keyed on each notebook's code) and build the HTML.
 # REPO_URL=https://github.com/ORG/REPO adds Binder launch buttons (none without it).
@@ -76,10 +76,10 @@ bench-paper: env
 	$(PY) benchmarks/run.py --paper-presets $(if $(ONLY),--only $(ONLY))
 
 # The PDF edition: the whole book on one page (Sphinx singlehtml, from the stored outputs), printed
-# by headless Chromium once MathJax has typeset everything (lib/stepsize/pdf.py). Prints its path;
+# by headless Chromium once MathJax has typeset everything (lib/stepsize/book/pdf.py). Prints its path;
 # a later `make book` links it from the front page.
 pdf: env browser
-	STEPSIZE_REPO_URL="$(REPO_URL)" $(PY) -m stepsize.pdf
+	STEPSIZE_REPO_URL="$(REPO_URL)" $(PY) -m stepsize.book.pdf
 
 # The checks of .pre-commit-config.yaml with the pinned tools of the venv (no hook downloads):
 # ruff lint and format on the code, ruff on the notebooks' code (nbqa), and clean notebook

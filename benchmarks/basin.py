@@ -11,7 +11,7 @@ from common import median_time
 
 
 def bench_basin(repeats: int, n_points: int = 10**6, n_steps: int = 1000, sample: int = 20000) -> dict:
-    from stepsize import toy
+    from stepsize.models import toy
 
     side = int(round(np.sqrt(n_points)))
     g = np.linspace(-3.0, 3.0, side)

@@ -22,8 +22,8 @@ PAPER_TABLE_HEAD = ["| chapter | seconds | claim checks (verdict: reproduced val
 
 def bench_book() -> list[tuple[str, float]]:
     """Each registered chapter executed once with its defaults (kernel start included): (slug, seconds)."""
-    from stepsize import chapters
-    from stepsize.notebooks import execute_in_place
+    from stepsize.book import registry as chapters
+    from stepsize.book.notebooks import execute_in_place
 
     return [(slug, execute_in_place(ch.notebook, save=False)) for slug, ch in chapters.CHAPTERS.items()]
 
@@ -65,8 +65,8 @@ def _old_rows(path: Path) -> dict[str, str]:
 
 def bench_paper_presets(only: list[str] | None = None) -> Path:
     """Run every chapter that has a ``preset`` parameter with ``preset=paper`` once; write the table."""
-    from stepsize import chapters
-    from stepsize.cli import execute_chapter
+    from stepsize.book import registry as chapters
+    from stepsize.runner import execute_chapter
 
     path = HERE / "paper-presets.md"
     todo = [ch for ch in chapters.CHAPTERS.values() if "preset" in {p.name for p in ch.params}]

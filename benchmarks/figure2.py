@@ -19,14 +19,14 @@ from common import median_time
 def _figure2_setup():
     """The Figure 2 problem of the benchmark: 16 instances (1000 grid points, width 20), the first
     one alone, and the step size."""
-    from stepsize import relu
+    from stepsize.models import relu
 
     inst = relu.make_instances(list(range(16)), width=20, n_points=1000)
     return inst, inst.row(0), 1e-4
 
 
 def bench_figure2(repeats: int, n_steps: int = 300) -> list[tuple[str, float | None, str]]:
-    from stepsize import relu
+    from stepsize.models import relu
 
     inst, one, delta = _figure2_setup()
     rows = []

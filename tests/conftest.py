@@ -40,7 +40,7 @@ def built(tmp_path_factory):
     import os
     import shutil
 
-    from stepsize.chapters import REPO_ROOT
+    from stepsize.book.registry import REPO_ROOT
 
     tmp = tmp_path_factory.mktemp("book")
     given = os.environ.get("STEPSIZE_TEST_HTML")

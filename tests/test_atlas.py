@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from stepsize import atlas
+from stepsize.models import atlas
 from stepsize.sharpness import NotConverged
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from stepsize import balanced as bl
-from stepsize import linear
+from stepsize.models import balanced as bl
+from stepsize.models import linear
 
 
 def _net(rng, dims, B=3, s=0.7):

@@ -2,9 +2,9 @@ import math
 
 import numpy as np
 import pytest
-
-from stepsize import bounds, losses
+from stepsize import bounds
 from stepsize.dynamics import gd_map
+from stepsize.models import losses
 
 
 def test_example1_orbit_is_a_two_cycle():

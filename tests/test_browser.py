@@ -25,8 +25,9 @@ import threading
 import re
 
 import pytest
-from stepsize import chapters
-from stepsize.replication import VERDICTS, glued_values
+from stepsize.book import registry as chapters
+from stepsize.verdicts import VERDICTS
+from stepsize.book.replication import glued_values
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -1,9 +1,8 @@
 """The book builds with Sphinx warnings as errors, from the stored outputs (checked by nbval)."""
 
 import pytest
-
-from stepsize import chapters
-from stepsize.chapters import REPO_ROOT
+from stepsize.book import registry as chapters
+from stepsize.book.registry import REPO_ROOT
 
 
 @pytest.mark.build
@@ -55,7 +54,7 @@ def test_bibliography_lists_the_three_papers_and_the_cited_works(built):
 
 
 def test_launch_buttons_only_with_a_repository_address():
-    from stepsize.sphinx_ext import configure_launch
+    from stepsize.book.sphinx_ext import configure_launch
 
     base = {"launch_buttons": {"binderhub_url": "https://mybinder.org"},
             "repository_url": "https://github.com/executablebooks/jupyter-book"}
@@ -73,7 +72,7 @@ def test_launch_buttons_only_with_a_repository_address():
 def test_published_address_licence_footer_and_cite_page(built):
     """html_baseurl comes from the same repository address as the launch buttons."""
     from conftest import TEST_REPO_URL
-    from stepsize.sphinx_ext import pages_url
+    from stepsize.book.sphinx_ext import pages_url
 
     base = pages_url(TEST_REPO_URL)
     assert base == "https://example-org.github.io/stepsize-book/"

@@ -13,8 +13,8 @@ import shlex
 import nbformat
 import pytest
 
-from stepsize import chapters
-from stepsize.replication import glued_values
+from stepsize.book import registry as chapters
+from stepsize.book.replication import glued_values
 
 CHAPTERS = list(chapters.CHAPTERS.values())
 IDS = [c.slug for c in CHAPTERS]

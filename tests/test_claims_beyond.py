@@ -1,10 +1,9 @@
 """Part IV's claim checks, each fed a case where it must fail."""
 
 import numpy as np
-
-from stepsize.claims import beyond as v
-from stepsize.replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
+from stepsize.book.claims import beyond as v
 from stepsize.shares import share
+from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 
 def test_first_flip():

@@ -2,8 +2,8 @@
 numbers and fails as it should (differs, undecided, not applicable) when the claim must fail."""
 
 import numpy as np
-from stepsize.claims import craciun as v
-from stepsize.replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
+from stepsize.book.claims import craciun as v
+from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 
 def test_toy_mws():

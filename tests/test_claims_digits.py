@@ -4,8 +4,8 @@ fed cases where it must fail."""
 import math
 
 import numpy as np
-from stepsize.claims import digits as D
-from stepsize.replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
+from stepsize.book.claims import digits as D
+from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 ETAS = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
 N = np.full(5, 20)

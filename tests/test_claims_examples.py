@@ -3,9 +3,9 @@ fails as it should (differs, undecided, not applicable) when the claim must fail
 
 import numpy as np
 import pytest
-from stepsize.claims import examples as v
-from stepsize.replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
+from stepsize.book.claims import examples as v
 from stepsize.shares import share
+from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 
 def test_combine_orders_the_verdicts():
@@ -87,8 +87,8 @@ import re
 import subprocess
 import sys
 
-from stepsize.chapters import REPO_ROOT
-from stepsize.replication import VERDICTS
+from stepsize.book.registry import REPO_ROOT
+from stepsize.verdicts import VERDICTS
 
 
 def run_json(slug, params, out):

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from stepsize import bounds, identity
-from stepsize.claims import nar_linear as v
-from stepsize.replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED, VERDICTS
+from stepsize import bounds
+from stepsize.book.claims import nar_linear as v
+from stepsize.models import identity
+from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED, VERDICTS
 
 T, F = True, False
 

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from stepsize.chapters import REPO_ROOT
-from stepsize.claims import nguegnang as cl
-from stepsize.replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED, VERDICTS
+from stepsize.book.claims import nguegnang as cl
+from stepsize.book.registry import REPO_ROOT
+from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED, VERDICTS
 
 
 def test_balancedness_verdicts():

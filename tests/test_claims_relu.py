@@ -1,8 +1,8 @@
 """Verdict logic of the ReLU chapters: each claim check, and a case that makes it fail."""
 
 import numpy as np
-from stepsize.claims import relu as c
-from stepsize.replication import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
+from stepsize.book.claims import relu as c
+from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
 
 def test_figure2_pattern():

@@ -11,8 +11,9 @@ import time
 
 import nbformat
 import pytest
-from stepsize import chapters, cli
-from stepsize.chapters import REPO_ROOT, Chapter, Param, ParameterError
+from stepsize import cli
+from stepsize.book import registry as chapters
+from stepsize.book.registry import REPO_ROOT, Chapter, Param, ParameterError
 
 
 def _cli(*args, timeout=120):
@@ -135,7 +136,7 @@ def _broken_chapter(tmp_path):
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
     return Chapter(slug="broken", path=str(path), title="a chapter that fails", part="test",
-                   params=(Param("x", int, 1, "a number"),))
+                   limits=(Param("x", low=0),))
 
 
 @pytest.mark.notebooks
@@ -185,12 +186,12 @@ KERNEL_NOISE = re.compile(r"running over TCP without encryption|KeyboardInterrup
 
 
 def test_kernel_config_is_shipped_and_passed():
-    from stepsize.notebooks import KERNEL_CONFIG
+    from stepsize.book.notebooks import KERNEL_CONFIG
 
     assert KERNEL_CONFIG.is_file()
     text = KERNEL_CONFIG.read_text()
     assert 'c.IPKernelApp.log_level = "ERROR"' in text and "KeyboardInterrupt caught in kernel" in text
-    from stepsize.notebooks import kernel_arguments
+    from stepsize.book.notebooks import kernel_arguments
 
     assert kernel_arguments() == [f"--config={KERNEL_CONFIG}"]
 
@@ -216,7 +217,7 @@ km.shutdown_kernel()
 
 
 def cli_args():
-    from stepsize.notebooks import kernel_arguments
+    from stepsize.book.notebooks import kernel_arguments
 
     return kernel_arguments()
 
@@ -224,7 +225,7 @@ def cli_args():
 def test_the_environment_loads_the_kernel_config_for_every_kernel():
     """`make env` installs the config where IPython looks for the environment's settings
     (sys.prefix/etc/ipython), so myst-nb, nbval and plain papermill kernels read it too."""
-    from stepsize.notebooks import KERNEL_CONFIG
+    from stepsize.book.notebooks import KERNEL_CONFIG
 
     installed = os.path.join(sys.prefix, "etc", "ipython", "ipython_kernel_config.py")
     assert os.path.isfile(installed), f"{installed} is missing: run `make env`"

@@ -2,7 +2,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from stepsize.dynamics import Fate, classify, gd_map, iterate, nearest_fixed_point, trajectory
 
 

@@ -4,7 +4,7 @@ import re
 import tomllib
 
 import yaml
-from stepsize.chapters import REPO_ROOT
+from stepsize.book.registry import REPO_ROOT
 
 
 def _pyproject_deps():

@@ -3,8 +3,7 @@ against a dense Hessian, and the edge summary on a constructed run."""
 
 import numpy as np
 import pytest
-
-from stepsize import eos
+from stepsize.models import eos
 from stepsize.sharpness import lambda_max_dense
 
 

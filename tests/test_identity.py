@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
-from stepsize import bounds, identity, linear
+from stepsize import bounds
+from stepsize.models import identity, linear
 
 
 def test_theorem2_step_condition_hand_computed():
@@ -152,8 +152,8 @@ def test_rate_helpers():
 
 def test_fates_from_history_is_the_one_rule():
     """A falling run is not converged (is_converging counted it); settled needs eta * lambda_max < 2 too."""
-    from stepsize import linear
     from stepsize.dynamics import Fate
+    from stepsize.models import linear
 
     R = np.diag([2.0, 1.0])
     prob = linear.whitened(R)

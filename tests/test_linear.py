@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from stepsize import linear
+from stepsize.models import linear
 
 
 def _random_net(rng, dims, B=2):
@@ -74,7 +73,7 @@ def test_pack_roundtrip():
 
 
 def _rescaled_top(depth, spec, t):
-    from stepsize import identity
+    from stepsize.models import identity
 
     c = np.ones((1, depth))
     c[:, 0], c[:, 1] = t, 1.0 / t

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from stepsize import losses
+from stepsize.models import losses
 
 
 @pytest.mark.parametrize("loss", [losses.example1(), losses.example2(), losses.example3(4), losses.example3(6)])

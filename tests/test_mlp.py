@@ -5,7 +5,7 @@ import struct
 
 import numpy as np
 import pytest
-from stepsize import mlp
+from stepsize.models import mlp
 
 
 def test_gelu_values_and_derivative(fd):
@@ -77,8 +77,8 @@ def test_fast_gelu_pieces_equal_the_formulas_bit_for_bit():
 # ---------------------------------------------------------------------------------------------
 # stepsize.mlp_gd: the fast path, exact Hessian-vector products, the fate classifier
 # ---------------------------------------------------------------------------------------------
-from stepsize import mlp_gd
 from stepsize.dynamics import Fate
+from stepsize.models import mlp_gd
 
 
 def _tiny(seed=0, sizes=(5, 4, 4, 3), B=3, n=7):

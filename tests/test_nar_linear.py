@@ -3,8 +3,8 @@ and the batched GD runner."""
 
 import numpy as np
 import pytest
-
-from stepsize import bounds, linear
+from stepsize import bounds
+from stepsize.models import linear
 
 
 def _R0():

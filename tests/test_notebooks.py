@@ -9,10 +9,9 @@ import subprocess
 import sys
 
 import pytest
-
-from stepsize import chapters
-from stepsize.chapters import REPO_ROOT
-from stepsize.replication import VERDICTS
+from stepsize.book import registry as chapters
+from stepsize.book.registry import REPO_ROOT
+from stepsize.verdicts import VERDICTS
 
 CHAPTERS = list(chapters.CHAPTERS.values())
 

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-
-from stepsize import onelaw
 from stepsize.dynamics import Fate
+from stepsize.models import onelaw
 
 
 def test_settled_runs_are_measured_and_continued():
@@ -26,7 +25,7 @@ def test_below_the_line_converges_with_its_sharpness():
 
 def test_linear_family_reference_step_is_its_hessian_bound():
     fam = onelaw.linear_family("lin", np.diag([2.0, 0.5]), 2, "balanced")
-    from stepsize import linear
+    from stepsize.models import linear
 
     # the reference step is 2 / lambda_max of the dense Hessian at the balanced solution
     star = linear.balanced_solution(np.diag([2.0, 0.5]), 2)

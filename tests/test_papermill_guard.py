@@ -5,12 +5,12 @@ import subprocess
 import sys
 
 import pytest
-from stepsize import chapters
-from stepsize.chapters import REPO_ROOT, ParameterError
+from stepsize.book import registry as chapters
+from stepsize.book.registry import REPO_ROOT, ParameterError
 
 
 def test_injected_names_read_from_the_input_history():
-    from stepsize.chapters import injected_names
+    from stepsize.book.registry import injected_names
 
     history = ["", "delta: float = 0.5  # step size\nseed: int = 0  # seed",
                "# Parameters\ndelta = 0.2\nfoo = 1\nn_init: int = 5\n"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from stepsize.chapters import REPO_ROOT
+from stepsize.book.registry import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 BIN = Path(sys.executable).parent
@@ -220,7 +220,7 @@ def test_cite_page_gives_bibtex_for_the_book_and_the_three_papers():
 
 
 def test_pages_url_from_the_repository_address():
-    from stepsize.sphinx_ext import pages_url
+    from stepsize.book.sphinx_ext import pages_url
 
     assert pages_url("https://github.com/Org/book") == "https://org.github.io/book/"
     assert pages_url("https://github.com/org/book.git/") == "https://org.github.io/book/"
@@ -232,7 +232,7 @@ def test_pages_url_from_the_repository_address():
 
 
 def test_book_url_fills_the_cite_page_or_its_line_goes():
-    from stepsize.sphinx_ext import fill_book_url
+    from stepsize.book.sphinx_ext import fill_book_url
 
     src = "a = {x},\n  url = {@BOOK_URL@}\n}"
     assert fill_book_url(src, "https://org.github.io/book/") == "a = {x},\n  url = {https://org.github.io/book/}\n}"
@@ -240,7 +240,7 @@ def test_book_url_fills_the_cite_page_or_its_line_goes():
 
 
 def test_pdf_link_only_when_the_pdf_exists(tmp_path):
-    from stepsize.sphinx_ext import PDF_MARKER, pdf_link
+    from stepsize.book.sphinx_ext import PDF_MARKER, pdf_link
 
     src = f"text\n\n{PDF_MARKER}\n"
     pdf = tmp_path / "_build/pdf/stepsize-book.pdf"
@@ -309,7 +309,7 @@ def pdf(tmp_path_factory):
             "Chromium is not installed (`make browser` installs Debian's chromium as root); "
             "the PDF edition is not built or checked"
         )
-    from stepsize.pdf import build_pdf
+    from stepsize.book.pdf import build_pdf
 
     out = tmp_path_factory.mktemp("pdf") / "stepsize-book.pdf"
     # Sphinx warnings are test_build.py's business (a -W build); here only the PDF is judged.
@@ -395,7 +395,7 @@ def test_pdf_cite_page_has_the_books_address(text):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: the print step is not checked")
 def test_no_pdf_is_written_while_math_is_raw_tex(tmp_path):
-    from stepsize.pdf import print_to_pdf
+    from stepsize.book.pdf import print_to_pdf
 
     page = tmp_path / "page.html"  # math markup, but no MathJax to typeset it
     page.write_text('<html><head></head><body><p><span class="math">\\(x^2\\)</span></p></body></html>')

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 import yaml
-from stepsize import chapters
-from stepsize.chapters import REPO_ROOT, ParameterError
+from stepsize.book import registry as chapters
+from stepsize.book.registry import REPO_ROOT, ParameterError
 
 CHAPTERS = list(chapters.CHAPTERS.values())
 IDS = [c.slug for c in CHAPTERS]
@@ -27,17 +27,104 @@ def _parameters_cell(ch):
 
 
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
-def test_notebook_parameters_match_registry(ch):
+def test_parameters_come_from_the_notebook_cell(ch):
+    """One source: every parameter's name, type, default and help is the cell's (the registry loads)."""
     src = "".join(_parameters_cell(ch)["source"])
-    found = {}
+    cell = {}
     for node in ast.parse(src).body:
-        assert isinstance(node, ast.AnnAssign), f"{ch.path}: parameters cell holds only annotated literals"
-        name = node.target.id
-        assert node.annotation.id == ch.param(name).kind.__name__, f"{ch.path}: type of {name}"
-        found[name] = ast.literal_eval(node.value)
         comment = src.splitlines()[node.lineno - 1].partition("#")[2].strip()
-        assert comment, f"{ch.path}: parameter {name} needs a '# help' comment"
-    assert found == ch.defaults()
+        cell[node.target.id] = (node.annotation.id, ast.literal_eval(node.value), comment)
+    assert {p.name: (p.kind.__name__, p.default, p.help) for p in ch.params} == cell
+    assert [p.name for p in ch.params] == list(cell)
+
+
+def _chapter_with_cell(tmp_path, cell_source, *limits, rules=(), name="nb.ipynb"):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(cell_source, metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(delta)")]
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return chapters.Chapter(slug="probe", path=str(path), title="a probe", part="test", limits=tuple(limits),
+                            rules=tuple(rules))
+
+
+CELL = 'delta: float = 0.5  # step size\nn_init: int = 100  # initial points\nmode: str = "quick"  # size\n'
+
+
+def test_registry_entry_adds_limits_to_the_cell(tmp_path):
+    Param = chapters.Param
+    ch = _chapter_with_cell(tmp_path, CELL, Param("delta", low=0.0, high=1.0, low_open=True),
+                            Param("mode", choices=("quick", "paper")))
+    assert [(p.name, p.kind, p.default, p.help) for p in ch.params] == [
+        ("delta", float, 0.5, "step size"), ("n_init", int, 100, "initial points"), ("mode", str, "quick", "size")]
+    assert ch.param("delta").allowed() == "a number in (0, 1]"
+    with pytest.raises(ParameterError, match="'mode' must be one of 'quick', 'paper'"):
+        ch.parse([("mode", "slow")])
+    assert ch.param("n_init").check(7) == 7  # no entry: the cell's type alone
+    with pytest.raises(TypeError):  # the old form, restating the cell, does not construct
+        Param("delta", float, 0.5, "step size", low=0.0)
+
+
+@pytest.mark.parametrize("limits, rules, needle", [
+    ((chapters.Param("detla", low=0.0),), (),
+     "probe: registry entry for parameter 'detla': the notebook's parameters cell has no such parameter"),
+    ((chapters.Param("mode", low=0.0),), (),
+     "probe: registry entry for parameter 'mode': a numeric range, but the parameters cell declares it str"),
+    ((chapters.Param("n_init", choices=("a", "b")),), (),
+     "probe: registry entry for parameter 'n_init': choices ('a', 'b') are not all int"),
+    ((chapters.Param("delta", kind=float),), (),
+     "probe: registry entry for parameter 'delta': sets its type, default or help"),
+    ((chapters.Param("delta", low=1.0),), (),
+     "probe: the default in the parameters cell breaks its registry entry: parameter 'delta' must be"),
+    ((chapters.Param("delta"), chapters.Param("delta")), (), "parameter 'delta': given twice"),
+    ((), (chapters.Rule(("delta", "dim"), lambda a, b: a < b, "delta < dim"),),
+     "probe: rule 'delta < dim' names parameter 'dim', which the notebook's parameters cell lacks"),
+])
+def test_the_registry_refuses_an_entry_that_does_not_fit_the_cell(tmp_path, limits, rules, needle):
+    ch = _chapter_with_cell(tmp_path, CELL, *limits, rules=rules)
+    with pytest.raises(chapters.RegistryError, match=re.escape(needle)):
+        ch.params
+    with pytest.raises(chapters.RegistryError):
+        ch.validate({"delta": 0.5})  # no use of the chapter gets past it
+
+
+@pytest.mark.parametrize("cell, needle", [
+    ("delta = 0.5  # step size\n", "only annotated literals"),
+    ("delta: complex = 0.5  # step size\n", "parameter 'delta' has type complex"),
+    ("delta: int = 0.5  # step size\n", "parameter 'delta' is declared int but its default 0.5 is float"),
+    ("delta: float = 0.5\n", "parameter 'delta' needs a '# help' comment"),
+    ("delta: float = abs(-1)  # step size\n", "the default of 'delta' is not a literal"),
+])
+def test_the_loader_refuses_a_cell_it_cannot_read(tmp_path, cell, needle):
+    ch = _chapter_with_cell(tmp_path, cell)
+    with pytest.raises(chapters.RegistryError, match=re.escape(needle)):
+        ch.params
+
+
+def test_the_cell_is_read_once_and_again_when_it_changes(tmp_path):
+    import os
+
+    from stepsize.book.registry import core
+
+    ch = _chapter_with_cell(tmp_path, CELL)
+    core._read_parameters_cell.cache_clear()
+    assert ch.params is ch.params and core._read_parameters_cell.cache_info().misses == 1
+    _chapter_with_cell(tmp_path, CELL.replace("0.5", "0.25"))
+    os.utime(ch.notebook, ns=(1, 1))  # a change the clock could not tell apart still changes the key
+    assert ch.param("delta").default == 0.25
+
+
+def test_loading_one_chapter_is_cheap():
+    import time
+
+    from stepsize.book.registry import core
+
+    core._read_parameters_cell.cache_clear()
+    t0 = time.perf_counter()
+    chapters.get("craciun-digits").params
+    assert time.perf_counter() - t0 < 0.5
 
 
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
@@ -123,9 +210,9 @@ def test_sweep_checks_rules_on_every_combination():
 
 
 def test_string_parameters_cannot_carry_code():
-    from stepsize.chapters.core import Param
+    from stepsize.book.registry.core import Param
 
-    p = Param("path", str, "", "a path")
+    p = Param("path", kind=str, default="", help="a path")
     assert p.check("data/mnist/train-images.idx3-ubyte") == "data/mnist/train-images.idx3-ubyte"
     for bad in ('x"; import os; os.system("id"); "', "a\\", "a\nb", "it's"):
         with pytest.raises(ParameterError, match="'path' must be text"):

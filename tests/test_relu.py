@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
-from stepsize import gd_map, losses, relu
+from stepsize import gd_map
+from stepsize.models import losses, relu
 
 
 def _small(seed=0, m=5, n=40):

@@ -6,10 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-from stepsize import relu
-from stepsize import relu_fates as rf
-from stepsize.chapters import REPO_ROOT
+from stepsize.book.registry import REPO_ROOT
 from stepsize.dynamics import Fate
+from stepsize.models import relu
+from stepsize.models import relu_fates as rf
 
 
 def test_checkpoints_cover_the_last_decade_of_each_budget():

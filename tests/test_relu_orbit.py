@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from stepsize import relu, relu_fates
-from stepsize import relu_orbit as ro
+from stepsize.models import relu, relu_fates
+from stepsize.models import relu_orbit as ro
 
 
 def test_pattern_map_equals_true_map_where_the_pattern_holds():

@@ -3,9 +3,9 @@
 import math
 
 import pytest
-
-from stepsize import replication
-from stepsize.replication import NOT_APPLICABLE, UNDECIDED, VERDICTS, claim_status, decide, rounded
+from stepsize.book import replication
+from stepsize.book.replication import claim_status, rounded
+from stepsize.verdicts import NOT_APPLICABLE, UNDECIDED, VERDICTS, decide
 
 
 def test_rounded_turns_nan_into_none():

@@ -1,10 +1,11 @@
 """The scorecard is generated from the chapters' glued claim checks and lists every one."""
 
 import yaml
-
-from stepsize import chapters, scorecard
-from stepsize.chapters import REPO_ROOT
-from stepsize.replication import VERDICTS, glued_values
+from stepsize.book import registry as chapters
+from stepsize.book import scorecard
+from stepsize.book.registry import REPO_ROOT
+from stepsize.book.replication import glued_values
+from stepsize.verdicts import VERDICTS
 
 
 def test_scorecard_is_up_to_date():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-
-from stepsize import bounds, losses
+from stepsize import bounds
 from stepsize.dynamics import Fate, classify, gd_map
+from stepsize.models import losses
 from stepsize.search import Bracket, candidates, first_false, multisection
 
 

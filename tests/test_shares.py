@@ -4,9 +4,8 @@ import math
 
 import numpy as np
 import pytest
-
-from stepsize.replication import DIFFERS, REPRODUCED, UNDECIDED
 from stepsize.shares import n_needed, share, share_verdict, wilson
+from stepsize.verdicts import DIFFERS, REPRODUCED, UNDECIDED
 
 
 def test_wilson_closed_forms():

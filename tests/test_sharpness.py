@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from stepsize.sharpness import NotConverged, lambda_max, lambda_max_dense, lambda_max_hvp
 
 

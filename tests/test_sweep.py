@@ -9,8 +9,9 @@ import sys
 import time
 
 import pytest
-from stepsize import chapters, sweep
-from stepsize.chapters import REPO_ROOT, ParameterError
+from stepsize import sweep
+from stepsize.book import registry as chapters
+from stepsize.book.registry import REPO_ROOT, ParameterError
 
 
 def test_grid_is_validated_before_anything_runs():
@@ -27,12 +28,12 @@ def test_grid_is_validated_before_anything_runs():
 
 
 def test_a_failed_run_is_recorded_not_raised(tmp_path, monkeypatch):
-    import stepsize.cli
+    import stepsize.runner
 
     def boom(*a, **k):
         raise RuntimeError("ZeroDivisionError: the notebook broke")
 
-    monkeypatch.setattr(stepsize.cli, "execute_chapter", boom)
+    monkeypatch.setattr(stepsize.runner, "execute_chapter", boom)
     run = sweep.Run("nar-example1", (("delta", 0.3),))
     res = sweep.execute_run(run, str(tmp_path))
     assert res["status"] == "failed" and "ZeroDivisionError" in res["error"]

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from stepsize import toy
 from stepsize.dynamics import Fate, classify, gd_map
+from stepsize.models import toy
 
 
 def test_gradient_and_hessian_match_finite_differences(fd):

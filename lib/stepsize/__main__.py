@@ -1,3 +1,5 @@
+"""``python -m stepsize``: the command line (:mod:`stepsize.cli`)."""
+
 import sys
 
 from .cli import main

@@ -19,36 +19,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import chapters
-from .chapters import Chapter, ParameterError
-from .chapters.core import cut
+from . import runner
+from .book import registry as chapters
+from .book.registry import ParameterError
+from .book.registry.core import cut
+from .runner import NotebookFailed, execute_chapter
 
 #: Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
 EXIT_INTERRUPTED = 130
-
-
-class NotebookFailed(RuntimeError):
-    """A chapter raised while executing: the cell's error, and where the failed notebook is kept."""
-
-    def __init__(self, error: str, saved: Path | None):
-        where = f"; the failed notebook is kept as {saved}" if saved else ""
-        super().__init__(f"{error}{where}")
-        self.error, self.saved = error, saved
-
-
-def failed_path(out: Path) -> Path:
-    """Where a failed execution of ``out`` is kept: ``<stem>.FAILED.ipynb``, never taken for a result."""
-    return out.with_name(out.stem + ".FAILED.ipynb")
-
-
-def _cell_error(e: BaseException) -> str:
-    ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
-    if ename:
-        count = getattr(e, "exec_count", None)
-        cell = f"cell In [{count}]" if count else f"cell {getattr(e, 'cell_index', '?')}"
-        return f"{cell} raised {ename}: {cut(str(evalue).strip(), 300)}"
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {cut(lines[-1], 300)}" if lines else type(e).__name__
 
 
 def check_out_dir(path: Path) -> Path:
@@ -80,79 +58,6 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
     return v
-
-
-def execute_chapter(ch: Chapter, params: dict[str, Any], out: Path, kernel: str = "python3") -> dict[str, Any]:
-    """Execute ``ch`` with checked ``params`` through papermill into ``out``; return its glued values.
-
-    The kernel runs in the notebook's own folder, as it does under Jupyter Book and nbval, with
-    the project's kernel configuration (:data:`stepsize.notebooks.KERNEL_CONFIG`).
-    On failure the partial notebook is kept as :func:`failed_path` (evidence) and
-    :class:`NotebookFailed` names the failing cell's error and that file. On Ctrl-C the kernel is
-    stopped and nothing is left behind.
-    """
-    import papermill as pm
-
-    from .notebooks import kernel_arguments
-    from .replication import glued_values
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".partial.ipynb")
-    try:
-        with _ctrl_c_kills_kernels():
-            pm.execute_notebook(
-                str(ch.notebook),
-                str(tmp),
-                parameters=params,
-                cwd=str(ch.notebook.parent),
-                kernel_name=kernel,
-                progress_bar=False,
-                log_output=False,
-                extra_arguments=kernel_arguments(),
-            )
-    except KeyboardInterrupt:
-        if threading.current_thread() is threading.main_thread():
-            _kill_kernels()  # this process's kernels (in a thread, others' kernels may be children too)
-        tmp.unlink(missing_ok=True)
-        raise
-    except Exception as e:
-        saved = None
-        if tmp.exists():
-            saved = failed_path(out)
-            tmp.replace(saved)
-        raise NotebookFailed(_cell_error(e), saved) from e
-    tmp.replace(out)  # atomic: a finished notebook or none
-    failed_path(out).unlink(missing_ok=True)  # an older failure is no longer the latest word
-    return glued_values(out)
-
-
-@contextlib.contextmanager
-def _ctrl_c_kills_kernels() -> Iterator[None]:
-    """While active (main thread, Ctrl-C not ignored): Ctrl-C first kills the kernels, then raises
-    KeyboardInterrupt, so no kernel is interrupted mid-cell and left to print a traceback."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        _kill_kernels()
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # clean-up must not be cut by a second Ctrl-C
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        if signal.getsignal(signal.SIGINT) is handler:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _kill_kernels() -> None:
-    """Kill the kernels this process started (its children) at once."""
-    from .sweep import _kill_children
-
-    _kill_children()
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -192,7 +97,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_execute(args: argparse.Namespace) -> int:
     """Re-execute notebooks in place (stored outputs), deterministically, with default parameters."""
-    from .notebooks import execute_in_place
+    from .book.notebooks import execute_in_place
 
     slugs = args.slugs or list(chapters.CHAPTERS)
     for slug in slugs:
@@ -200,7 +105,7 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     for slug in slugs:
         seconds = execute_in_place(chapters.get(slug).notebook)
         print(f"{slug}: {seconds:.1f} s", file=sys.stderr)
-    from .scorecard import write_scorecard
+    from .book.scorecard import write_scorecard
 
     write_scorecard()
     return 0
@@ -249,7 +154,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_scorecard(args: argparse.Namespace) -> int:
-    from .scorecard import write_scorecard
+    from .book.scorecard import write_scorecard
 
     path = write_scorecard()
     print(f"wrote {path}", file=sys.stderr)

@@ -8,7 +8,7 @@ score interval (Wilson 1927), which stays inside [0, 1] and is sensible for ``k 
 
 :func:`share_verdict` compares that interval with the threshold that the claim states *before*
 the runs are made, and answers with one of the four verdict words (see
-:mod:`stepsize.replication`); when the sample cannot decide, it says how many instances would.
+:mod:`stepsize.verdicts`); when the sample cannot decide, it says how many instances would.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Literal
+
+from .verdicts import DIFFERS, REPRODUCED, UNDECIDED
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -117,8 +119,6 @@ def share_verdict(s: Share, claim: Claim, threshold: float = 0.5, *, min_lo: flo
       once the interval's lower end reaches ``min_lo`` (else the sample is too small: undecided).
     * ``"none"`` -- no instance but a null set; the mirror image of ``"all"``.
     """
-    from .replication import DIFFERS, REPRODUCED, UNDECIDED
-
     shown = s.text()
     if claim == "at_least" or claim == "at_most":
         above = claim == "at_least"

@@ -28,6 +28,7 @@ import itertools
 import json
 import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -40,9 +41,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import chapters
-from .chapters import Chapter, ParameterError
-from .chapters.core import cut, shorten
+from . import runner
+from .book import registry as chapters
+from .book.registry import Chapter, ParameterError
+from .book.registry.core import cut, shorten
 
 #: Largest grid a sweep accepts unless ``--max-runs`` raises it.
 MAX_RUNS = 10_000
@@ -144,15 +146,13 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 def execute_run(run: Run, out_dir: str) -> dict:
     """Execute one run (in this process or a worker) and record its result atomically."""
-    from .cli import execute_chapter
-
     folder = Path(out_dir) / "runs" / run.run_id
     folder.mkdir(parents=True, exist_ok=True)
     ch = chapters.get(run.slug)
     t0 = time.perf_counter()
     result: dict[str, Any] = {"run_id": run.run_id, "slug": run.slug, "params": dict(run.params)}
     try:
-        result["values"] = execute_chapter(ch, dict(run.params), folder / "notebook.ipynb")
+        result["values"] = runner.execute_chapter(ch, dict(run.params), folder / "notebook.ipynb")
         result["status"] = "ok"
         result["error"] = ""
     except Exception as e:  # a failed run is a result, recorded with its error
@@ -229,24 +229,9 @@ _PR_SET_PDEATHSIG = 1
 _current_partial: Path | None = None
 
 
-def _kill_children() -> None:
-    """Kill this process's children (the kernels it started) at once."""
-    try:
-        import psutil
-
-        kids = psutil.Process().children(recursive=True)
-    except Exception:  # no psutil, or the process table moved under us
-        return
-    for k in kids:
-        try:
-            k.kill()
-        except Exception:
-            pass
-
-
 def _worker_stop(signum: int | None = None, frame: Any = None) -> None:
     """Stop this worker now: kill its kernel, drop its unfinished notebook, exit (no result)."""
-    _kill_children()
+    runner.kill_children()
     if _current_partial is not None:
         for p in _current_partial.parent.glob("*.partial.ipynb"):
             p.unlink(missing_ok=True)
@@ -478,7 +463,7 @@ def _number(v: Any) -> bool:
 
 def check_plot_name(ch: Chapter, name: str) -> None:
     """Raise ParameterError unless ``name`` is a number that ``ch`` glues (checked before any run)."""
-    from .replication import glued_values
+    from .book.replication import glued_values
 
     glued = glued_values(ch.notebook)
     numbers = [k for k, v in glued.items() if _number(v)]
@@ -511,11 +496,15 @@ def _spans_decades(values: Iterable[float]) -> bool:
 
 
 def _label(ch: Chapter | None, name: str) -> str:
+    """An axis label: a parameter's help up to its first ``,``/``;``/``(`` (the rest states ranges), and its name."""
     if ch is not None:
         try:
-            return f"{ch.param(name).help} ({name})"
+            help_text = ch.param(name).help
         except ParameterError:
             pass
+        else:
+            short = re.split(r",\s|;\s|\s\(", help_text, maxsplit=1)[0].strip() or help_text
+            return f"{short} ({name})"
     if name.startswith("claim_") and name.endswith("_reproduced"):
         return f"claim {name[6:-11]}: reproduced value"
     return name.replace("_", " ")

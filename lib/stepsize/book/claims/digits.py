@@ -1,0 +1,158 @@
+"""Verdicts of the digits chapter (Crăciun & Ghoshdastidar, Figs. 3 and 4: GELU networks, MSE, GD).
+
+Two claims, each a plain function returning ``(status, reason)``:
+
+* :func:`literal_verdict` -- the paper's number: no full-batch run converges for ``eta > 1``. The
+  threshold 1 belongs to the paper's MNIST set-up (784 inputs, its widths and budget); on other
+  data its premise fails (``not applicable``). On MNIST it is a claim about a share ("none").
+* :func:`mechanism_verdict` -- what transfers: the share of converging runs falls across a critical
+  step size, from most runs (Wilson interval above 1/2) to few (interval below 1/2), and does not
+  rise again above it. :func:`critical_eta` estimates that step with an interval from the grid.
+
+A run that is still undecided (neither converged nor diverged within the cap) can go either way:
+the lower end of a share's interval counts it as not converged, the upper end as converged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...shares import share, share_verdict, wilson
+from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
+
+HALF = 0.5
+
+
+@dataclass(frozen=True)
+class Critical:
+    """The critical step: ``estimate`` (NaN when not bracketed), the grid interval ``[low, high]``
+    that brackets it (NaN where missing), and per step size the share bounds ``lo``, ``hi``."""
+
+    estimate: float
+    low: float
+    high: float
+    lo: np.ndarray
+    hi: np.ndarray
+    mid: np.ndarray
+
+    @property
+    def bracketed(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+
+def share_bounds(conv: np.ndarray, undecided: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per step size: Wilson lower end of ``conv / n``, Wilson upper end of ``(conv + undecided) / n``,
+    and the midpoint share ``(conv + undecided / 2) / n``."""
+    conv, undecided, n = (np.asarray(a, dtype=int) for a in (conv, undecided, n))
+    lo = np.array([wilson(int(c), int(m))[0] for c, m in zip(conv, n)])
+    hi = np.array([wilson(int(c + u), int(m))[1] for c, u, m in zip(conv, undecided, n)])
+    return lo, hi, (conv + 0.5 * undecided) / n
+
+
+def critical_eta(etas: np.ndarray, conv: np.ndarray, undecided: np.ndarray, n: np.ndarray) -> Critical:
+    """Where the share of converging runs crosses 1/2 going up in ``eta``.
+
+    ``low`` is the last grid step, before the first step whose share is surely below 1/2 (upper end
+    < 1/2), whose share is surely above 1/2 (lower end > 1/2); ``high`` is that first step. The
+    estimate interpolates the midpoint share linearly in ``log eta`` where it crosses 1/2 inside
+    ``[low, high]``. NaN where the grid and the shares do not bracket a crossing.
+    """
+    etas = np.asarray(etas, dtype=float)
+    lo, hi, mid = share_bounds(conv, undecided, n)
+    above = np.flatnonzero(lo > HALF)
+    nan = float("nan")
+    if not above.size:
+        return Critical(nan, nan, nan, lo, hi, mid)
+    below = np.flatnonzero((hi < HALF) & (np.arange(etas.size) > above[0]))
+    if not below.size:
+        return Critical(nan, float(etas[above[-1]]), nan, lo, hi, mid)
+    j = int(below[0])
+    i = int(above[above < j][-1])
+    est = nan
+    for a in range(i, j):
+        if mid[a] >= HALF > mid[a + 1]:
+            la, lb = math.log(etas[a]), math.log(etas[a + 1])
+            est = math.exp(la + (mid[a] - HALF) / (mid[a] - mid[a + 1]) * (lb - la))
+            break
+    return Critical(est, float(etas[i]), float(etas[j]), lo, hi, mid)
+
+
+def mechanism_verdict(
+    etas: np.ndarray, conv: np.ndarray, undecided: np.ndarray, n: np.ndarray, max_steps: int
+) -> tuple[str, str]:
+    """A transition in the share of converging runs at a critical step.
+
+    Reproduced when :func:`critical_eta` brackets the crossing of 1/2 and no larger step's share is
+    surely above 1/2 again; differs when no step converges in most runs even counting every
+    undecided run as converged, or when the share rises again above 1/2 past the transition;
+    undecided otherwise, naming what would decide (a longer cap, more runs, a wider grid).
+    """
+    etas = np.asarray(etas, dtype=float)
+    conv, undecided, n = (np.asarray(a, dtype=int) for a in (conv, undecided, n))
+    cr = critical_eta(etas, conv, undecided, n)
+    n_und = int(undecided.sum())
+    if cr.bracketed:
+        j = int(np.flatnonzero(etas == cr.high)[0])
+        again = np.flatnonzero((cr.lo > HALF) & (np.arange(etas.size) > j))
+        if again.size:
+            return DIFFERS, (
+                f"the share falls below one half at η = {cr.high:g} but is above one half again at "
+                f"η = {etas[again[0]]:g} ({conv[again[0]]} of {n[again[0]]} runs converge)."
+            )
+        est = f"{cr.estimate:.3g}" if math.isfinite(cr.estimate) else "inside it"
+        return REPRODUCED, (
+            f"most runs converge at η = {cr.low:g} ({conv[etas == cr.low][0]} of "
+            f"{n[etas == cr.low][0]}), few at η = {cr.high:g} ({conv[j]} of {n[j]}); "
+            f"critical step {est} in [{cr.low:g}, {cr.high:g}]."
+        )
+    if not np.any(cr.hi > HALF):
+        return DIFFERS, (
+            "no step size of the grid converges in most runs, even counting every undecided "
+            "run as converged: there is no transition to locate."
+        )
+    if math.isfinite(cr.low):  # surely above 1/2 somewhere, never surely below after it
+        blocked = np.flatnonzero(
+            (np.arange(etas.size) > np.flatnonzero(etas == cr.low)[0]) & (cr.hi >= HALF) & (conv / n < HALF)
+        )
+        if blocked.size and undecided[blocked].sum():
+            return UNDECIDED, (
+                f"{n_und} runs are still undecided at the cap of {max_steps} steps, which keeps "
+                f"the share above η = {cr.low:g} from being decided (it may or may not fall below one half "
+                f"there); a cap (max_steps) of about {4 * max_steps} steps would decide it."
+            )
+        return UNDECIDED, (
+            f"the share is above one half at η = {cr.low:g} and not surely below it at any larger "
+            f"step of the grid: extend the grid beyond η = {etas[-1]:g} or add runs."
+        )
+    if n_und:
+        return UNDECIDED, (
+            f"no step size's share is surely above one half: {n_und} of {int(n.sum())} runs are still "
+            f"moving at the cap of {max_steps} steps (they may converge later); a cap (max_steps) of "
+            f"about {4 * max_steps} steps would decide it."
+        )
+    return UNDECIDED, ("no step size's share is surely above one half with this many runs; add runs per step size.")
+
+
+def literal_verdict(conv_above: int, undecided_above: int, n_above: int, on_paper_data: bool) -> tuple[str, str]:
+    """The paper's number: no run converges for ``eta > 1`` (Figure 3, MNIST).
+
+    Not applicable off the paper's data (the number is a property of its set-up) or without a
+    step above 1 in the grid; on MNIST a claim about a share, "none": any converged run is a
+    counter-example (differs), undecided runs leave it undecided.
+    """
+    if not on_paper_data:
+        return NOT_APPLICABLE, (
+            "the threshold 1 is a number of the paper's MNIST set-up; on other data the "
+            "claim that transfers is the transition checked below."
+        )
+    if n_above <= 0:
+        return NOT_APPLICABLE, "the grid has no step size above 1."
+    if conv_above == 0 and undecided_above > 0:
+        return UNDECIDED, (
+            f"no run above η = 1 converged, but {undecided_above} of {n_above} are still "
+            "undecided at the cap; a larger cap (max_steps) decides it."
+        )
+    return share_verdict(share(conv_above, n_above), "none")

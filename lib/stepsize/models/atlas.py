@@ -1,0 +1,297 @@
+"""The step-size atlas: what a one-dimensional GD map does beyond the stability threshold.
+
+For a loss ``f`` the GD map is ``G_eta(x) = x - eta f'(x)`` with ``G_eta'(x) = 1 - eta f''(x)``. A
+minimum ``x*`` is a linearly stable fixed point while ``eta f''(x*) < 2`` (Nar & Sastry 2018,
+Sec. 2). Past ``2 / f''(x*)`` the fixed point flips: its multiplier crosses ``-1`` and a 2-cycle
+is born, which flips in turn, and so on (a period-doubling cascade whose gaps shrink by
+Feigenbaum's constant 4.6692...), up to an accumulation point beyond which chaotic step sizes
+(positive Lyapunov exponent) fill a set of positive measure.
+
+Everything here is vectorised over step sizes and initial points, and every iterative routine
+checks its own convergence: :func:`cycle_newton` raises :class:`~stepsize.sharpness.NotConverged`
+when Newton does not reach its tolerance, :func:`flip_point` when the bisection bracket does
+not close.
+
+The double well ``f(x) = x^4/4 - x^2/2`` (minima ``+-1`` with ``f'' = 2``) is the canonical case;
+its GD map ``G(x) = (1 + eta) x - eta x^3`` is odd, so attractors come in mirror pairs. Closed forms
+derived here (and tested): the fixed point ``1`` flips at ``eta = 1``; the 2-cycle born there has
+``x + y = sqrt(1 + 3/eta)``, ``x y = 1/eta`` and multiplier ``9 - 2 (1 + eta)^2``, so it flips at
+``eta = sqrt(5) - 1``; the critical value ``G(x_c)``, ``x_c = sqrt((1 + eta) / (3 eta))``, exceeds the
+symmetric 2-cycle ``+-sqrt((2 + eta)/eta)`` (the edge of the basin of bounded orbits) exactly when
+``4 (1 + eta)^3 > 27 (2 + eta)``, i.e. for ``eta > 2``: beyond it almost every point diverges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..sharpness import NotConverged
+from .losses import ScalarLoss
+
+Family = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (x, parameter) -> value
+
+FEIGENBAUM_DELTA = 4.669201609102990
+
+
+def double_well() -> ScalarLoss:
+    """``f(x) = x^4/4 - x^2/2``: ``f' = x^3 - x``, ``f'' = 3x^2 - 1``; minima ``+-1`` with ``f'' = 2``."""
+    return ScalarLoss(
+        "double well",
+        f=lambda x: x**4 / 4 - x**2 / 2,
+        df=lambda x: x**3 - x,
+        d2f=lambda x: 3 * x**2 - 1,
+        minima=(-1.0, 1.0),
+    )
+
+
+def gd_family(loss: ScalarLoss) -> tuple[Family, Family]:
+    """The GD map ``G(x, eta) = x - eta f'(x)`` of ``loss`` and its derivative ``1 - eta f''(x)``."""
+    return (lambda x, eta: x - eta * loss.df(x)), (lambda x, eta: 1.0 - eta * loss.d2f(x))
+
+
+def logistic_family() -> tuple[Family, Family]:
+    """The logistic map ``x -> r x (1 - x)`` and its derivative (a test case with known answers)."""
+    return (lambda x, r: r * x * (1 - x)), (lambda x, r: r * (1 - 2 * x))
+
+
+# --- closed forms of the double well (module docstring) ---
+
+
+def double_well_flip_1() -> float:
+    """``eta`` where the minimum ``1`` loses stability: ``2 / f''(1) = 1``."""
+    return 1.0
+
+
+def double_well_flip_2() -> float:
+    """``eta`` where the 2-cycle born at ``eta = 1`` flips: ``9 - 2(1 + eta)^2 = -1``, ``eta = sqrt(5) - 1``."""
+    return float(np.sqrt(5.0) - 1.0)
+
+
+def double_well_two_cycle(eta: float) -> np.ndarray:
+    """The asymmetric 2-cycle ``{x, y}`` for ``eta > 1``: roots of ``t^2 - s t + p`` with ``s = sqrt(1 + 3/eta)``, ``p = 1/eta``."""
+    s, p = np.sqrt(1.0 + 3.0 / eta), 1.0 / eta
+    r = np.sqrt(s * s - 4 * p)
+    return np.array([(s - r) / 2, (s + r) / 2])
+
+
+def double_well_divergence() -> float:
+    """``eta`` beyond which almost every orbit diverges: the root ``u = 3`` of ``4u^3 - 27u - 27``, ``eta = u - 1 = 2``."""
+    return 2.0
+
+
+# --- orbits of a map family ---
+
+
+@dataclass(frozen=True)
+class Attractor:
+    """Iterates recorded after a transient: ``points[i, j, k]`` is step ``k`` of point ``j`` at parameter ``i``.
+
+    Diverged runs are NaN. ``lyapunov[i, j]`` is the mean of ``log |G'|`` along the recorded steps
+    (NaN for diverged runs).
+    """
+
+    params: np.ndarray
+    points: np.ndarray
+    lyapunov: np.ndarray
+    diverged: np.ndarray
+
+
+def attractor(G: Family, dG: Family, params: np.ndarray, x0: np.ndarray, n_transient: int, n_record: int,
+              blowup: float = 1e6) -> Attractor:
+    """Iterate every initial point at every parameter (one array computation per step).
+
+    Lyapunov exponent per run: ``(1/n) sum_k log |G'(x_k)|`` over the ``n_record`` recorded steps
+    (Strogatz, *Nonlinear Dynamics and Chaos*, Sec. 10.5). A run whose ``|x|`` exceeds ``blowup``
+    is diverged (NaN from there on).
+    """
+    params = np.asarray(params, dtype=float)
+    x0 = np.asarray(x0, dtype=float)
+    P = np.repeat(params, x0.size)
+    x = np.tile(x0, params.size)
+    bad = np.zeros(x.size, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(n_transient):
+            x = G(x, P)
+            bad |= ~(np.abs(x) <= blowup)
+            x[bad] = 0.0  # parked; reported as NaN
+        rec = np.empty((n_record, x.size))
+        logsum = np.zeros(x.size)
+        for k in range(n_record):
+            d = np.abs(dG(x, P))
+            logsum += np.log(np.where(d > 0, d, 1e-300))
+            x = G(x, P)
+            bad |= ~(np.abs(x) <= blowup)
+            x[bad] = 0.0
+            rec[k] = x
+    rec[:, bad] = np.nan
+    lyap = np.where(bad, np.nan, logsum / max(n_record, 1))
+    shape = (params.size, x0.size)
+    return Attractor(params=params, points=rec.T.reshape(shape + (n_record,)), lyapunov=lyap.reshape(shape),
+                     diverged=bad.reshape(shape))
+
+
+def orbit(G: Family, x: float, a: float, period: int) -> np.ndarray:
+    """``x, G(x), ..., G^{period-1}(x)`` at parameter ``a``."""
+    out = np.empty(period)
+    for k in range(period):
+        out[k] = x
+        x = float(G(np.float64(x), a))
+    return out
+
+
+def multiplier(dG: Family, points: np.ndarray, a: float) -> float:
+    """The cycle's multiplier ``(G^p)'(x) = prod_k G'(x_k)`` over its points."""
+    return float(np.prod(dG(np.asarray(points, dtype=float), a)))
+
+
+def cycle_newton(G: Family, dG: Family, x: float, a: float, period: int, *, tol: float = 1e-13,
+                 max_iter: int = 60) -> np.ndarray:
+    """A ``period``-cycle through a point near ``x``: Newton on ``F(x) = G^p(x) - x``.
+
+    ``F'(x) = prod_k G'(x_k) - 1``. Converged when ``|F(x)| <= tol (1 + |x|)``; raises
+    :class:`NotConverged` otherwise (with the residual it reached). Returns the cycle's points.
+    """
+    r = np.inf
+    for _ in range(max_iter):
+        pts = orbit(G, x, a, period)
+        gp = float(G(np.float64(pts[-1]), a))
+        r = gp - x
+        if abs(r) <= tol * (1 + abs(x)):
+            return pts
+        dF = multiplier(dG, pts, a) - 1.0
+        if dF == 0 or not np.isfinite(dF):
+            break
+        x = x - r / dF
+        if not np.isfinite(x):
+            break
+    raise NotConverged(f"Newton on the {period}-cycle at parameter {a:.12g} stopped at residual {abs(r):.2e}")
+
+
+def flip_point(G: Family, dG: Family, x: float, a_lo: float, a_hi: float, period: int, *,
+               tol: float = 1e-12) -> tuple[float, np.ndarray]:
+    """The parameter in ``[a_lo, a_hi]`` where the ``period``-cycle through ``x`` flips (multiplier ``-1``).
+
+    Bisection on ``multiplier + 1``, continuing the cycle by :func:`cycle_newton` from the
+    previous solution; requires multiplier ``> -1`` at ``a_lo`` and ``< -1`` at ``a_hi``. Stops
+    when the bracket is below ``tol`` (raises :class:`NotConverged` if it cannot close).
+    Returns the flip parameter and the cycle there.
+    """
+    pts_lo = cycle_newton(G, dG, x, a_lo, period)
+    pts_hi = cycle_newton(G, dG, pts_lo[0], a_hi, period)
+    m_lo, m_hi = multiplier(dG, pts_lo, a_lo) + 1, multiplier(dG, pts_hi, a_hi) + 1
+    if not (m_lo > 0 > m_hi):
+        raise NotConverged(f"flip_point: no sign change of multiplier + 1 in [{a_lo:.12g}, {a_hi:.12g}] "
+                           f"({m_lo:.3g}, {m_hi:.3g})")
+    for _ in range(200):
+        if a_hi - a_lo <= tol:
+            break
+        mid = 0.5 * (a_lo + a_hi)
+        pts = cycle_newton(G, dG, pts_lo[0], mid, period)
+        if multiplier(dG, pts, mid) + 1 > 0:
+            a_lo, pts_lo = mid, pts
+        else:
+            a_hi = mid
+    else:
+        raise NotConverged("flip_point: bisection did not close")
+    return 0.5 * (a_lo + a_hi), pts_lo
+
+
+def _settle(G: Family, x: float, a: float, n: int) -> float:
+    for _ in range(n):
+        x = float(G(np.float64(x), a))
+    return x
+
+
+def _is_proper(G: Family, pts: np.ndarray, a: float, period: int) -> bool:
+    """True when the cycle's least period is ``period`` (not a divisor: ``G^{p/2}(x) != x``)."""
+    if period == 1:
+        return True
+    return abs(_settle(G, float(pts[0]), a, period // 2) - pts[0]) > 1e-8 * (1 + abs(pts[0]))
+
+
+def cascade(G: Family, dG: Family, x_fixed: float, a_first_guess: tuple[float, float], n_flips: int, *,
+            tol: float = 1e-12, first_gap: float | None = None) -> np.ndarray:
+    """The parameters ``a_1 < a_2 < ...`` where the ``1, 2, 4, ...``-cycle loses stability.
+
+    ``a_first_guess`` brackets the first flip of the fixed point continued from ``x_fixed``. Each
+    new ``2p``-cycle is found just past the flip of the ``p``-cycle, by iterating from a point
+    pushed off the old cycle (it attracts there) and polishing with Newton; it is then continued
+    in small parameter steps (iterating from the previous solution, then Newton, checking that its
+    least period stays ``2p``) until its multiplier falls below ``-1``, and the flip is bisected
+    (:func:`flip_point`). ``first_gap`` guesses ``a_2 - a_1`` (default ``a_1 / 4``); later gaps are
+    guessed from the last one divided by Feigenbaum's constant. Raises
+    :class:`~stepsize.sharpness.NotConverged` when a step fails.
+    """
+    a_lo, a_hi = a_first_guess
+    a, pts = flip_point(G, dG, x_fixed, a_lo, a_hi, 1, tol=tol)
+    flips = [a]
+    gap = first_gap if first_gap is not None else abs(a) / 4
+    period = 1
+    for _ in range(n_flips - 1):
+        period *= 2
+        guess = gap if len(flips) == 1 else gap / FEIGENBAUM_DELTA
+        h = guess / 16
+        a_cur = a + 0.25 * h
+        x = _settle(G, float(pts[0]) + 1e-3, a_cur, 20000)
+        cyc = cycle_newton(G, dG, x, a_cur, period)
+        if not _is_proper(G, cyc, a_cur, period):
+            raise NotConverged(f"cascade: found no new {period}-cycle past {a:.12g}")
+        lo, c_lo = a_cur, cyc
+        for _ in range(400):
+            nxt = lo + h
+            # predictor: the cycle attracts until it flips, so iterate from the last cycle point
+            c = cycle_newton(G, dG, _settle(G, float(c_lo[0]), nxt, 50 * period + 500), nxt, period)
+            if not _is_proper(G, c, nxt, period):
+                raise NotConverged(f"cascade: the {period}-cycle collapsed at {nxt:.12g}")
+            if multiplier(dG, c, nxt) < -1:
+                break
+            lo, c_lo = nxt, c
+        else:
+            raise NotConverged(f"cascade: the {period}-cycle did not flip within 400 steps past {a:.12g}")
+        a_new, pts = flip_point(G, dG, float(c_lo[0]), lo, nxt, period, tol=tol)
+        gap = a_new - a
+        a = a_new
+        flips.append(a)
+    return np.array(flips)
+
+
+def feigenbaum_ratios(flips: np.ndarray) -> np.ndarray:
+    """``(a_k - a_{k-1}) / (a_{k+1} - a_k)`` for successive flips: tends to 4.6692... (universality)."""
+    g = np.diff(np.asarray(flips, dtype=float))
+    return g[:-1] / g[1:]
+
+
+def accumulation_estimate(flips: np.ndarray) -> float:
+    """The cascade's limit from its last two gaps, assuming geometric decay at Feigenbaum's rate.
+
+    ``a_inf ~ a_n + (a_n - a_{n-1}) / (delta - 1)`` with ``delta = 4.6692...``.
+    """
+    f = np.asarray(flips, dtype=float)
+    return float(f[-1] + (f[-1] - f[-2]) / (FEIGENBAUM_DELTA - 1.0))
+
+
+def median_exponent(att: Attractor) -> np.ndarray:
+    """The median Lyapunov exponent over the bounded runs at each parameter (NaN where all diverged)."""
+    lyap = np.where(att.diverged, np.nan, att.lyapunov)
+    out = np.full(att.params.size, np.nan)
+    some = ~att.diverged.all(axis=1)
+    out[some] = np.nanmedian(lyap[some], axis=1)
+    return out
+
+
+def escapes(G: Family, x: np.ndarray, params: np.ndarray, n_steps: int, blowup: float = 1e6) -> np.ndarray:
+    """Which runs (``x[i]`` at ``params[i]``) leave ``|x| <= blowup`` within ``n_steps`` steps."""
+    x = np.array(x, dtype=float)
+    params = np.asarray(params, dtype=float)
+    bad = np.zeros(x.size, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(n_steps):
+            x = G(x, params)
+            bad |= ~(np.abs(x) <= blowup)
+            x[bad] = 0.0
+            if bad.all():
+                break
+    return bad

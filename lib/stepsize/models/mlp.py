@@ -1,0 +1,305 @@
+"""Fully connected GELU networks with the mean squared error, in numpy, batched over runs.
+
+The experiments of Crăciun & Ghoshdastidar (2024), Figs. 3 and 4, train GELU networks with the MSE
+loss by full-batch gradient descent and by SGD with a fixed step size. Their widths, depths, step
+grid, iteration counts and convergence test were not recoverable (tag [U] in ``paper-math.md``);
+this module provides the pieces, the chapter states its own choices.
+
+A batch of ``B`` independent networks (one per initialisation and step size) is a list of layers
+``[(W_1, b_1), ..., (W_L, b_L)]`` with ``W_l`` of shape ``(B, d_l, d_{l-1})`` and ``b_l`` of shape
+``(B, d_l)``. Hidden layers apply GELU, the output layer is linear:
+
+    h_0 = x,   z_l = W_l h_{l-1} + b_l,   h_l = gelu(z_l) (l < L),   f(x) = z_L,
+    loss = mean over samples and outputs of (f(x) - y)^2       (PyTorch's ``MSELoss``).
+
+GELU uses the tanh form ``gelu(z) = z/2 (1 + tanh(c (z + 0.044715 z^3)))``, ``c = sqrt(2/pi)``
+(PyTorch's ``approximate='tanh'``): numpy has no ``erf`` (``scipy.special.erf`` is about ten times
+slower than ``exp`` here).
+
+The fast path for long GD runs (flat parameters, exponential form of the same GELU, exact
+Hessian-vector products, the book's fate rule) is :mod:`stepsize.models.mlp_gd`; :func:`converged` below
+is only a short-budget heuristic, kept for the tables that report it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+Layers = list[tuple[np.ndarray, np.ndarray]]
+
+_C = float(np.sqrt(2.0 / np.pi))
+_A = 0.044715
+
+
+# ---------------------------------------------------------------------------------------------
+# Activation
+# ---------------------------------------------------------------------------------------------
+def gelu(z: np.ndarray) -> np.ndarray:
+    """``gelu(z) = z/2 (1 + tanh(c (z + a z^3)))``, ``c = sqrt(2/pi)``, ``a = 0.044715``."""
+    return 0.5 * z * (1.0 + np.tanh(_C * z * (1.0 + _A * z * z)))
+
+
+def gelu_prime(z: np.ndarray) -> np.ndarray:
+    """``gelu'(z) = 1/2 (1 + t) + z/2 (1 - t^2) c (1 + 3 a z^2)`` with ``t = tanh(c (z + a z^3))``."""
+    t = np.tanh(_C * z * (1.0 + _A * z * z))
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _C * (1.0 + 3.0 * _A * z * z)
+
+
+def _gelu_with_tanh(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gelu` and its ``t = tanh(c z (1 + a z^2))``, computed in place on two buffers.
+
+    The same operations in the same order as :func:`gelu` (bit-for-bit equal), with fewer
+    temporaries; ``t`` is kept so that the backward pass needs no second ``tanh``.
+    """
+    t = np.multiply(z, _A)
+    t *= z
+    t += 1.0
+    h = np.multiply(z, _C)
+    t *= h
+    np.tanh(t, out=t)
+    np.multiply(z, 0.5, out=h)
+    h *= t + 1.0
+    return h, t
+
+
+def _gelu_prime_from(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """:func:`gelu_prime` from ``z`` and the ``t`` of :func:`_gelu_with_tanh` (bit-for-bit equal)."""
+    g = np.multiply(z, 0.5)
+    q = np.multiply(t, t)
+    np.subtract(1.0, q, out=q)
+    g *= q
+    g *= _C
+    np.multiply(z, 3.0 * _A, out=q)
+    q *= z
+    q += 1.0
+    g *= q
+    np.add(t, 1.0, out=q)
+    q *= 0.5
+    g += q
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------------
+def init(rng: np.random.Generator, B: int, sizes: list[int] | tuple[int, ...], scale: float = 1.0) -> Layers:
+    """``B`` networks with layer widths ``sizes = (d_0, ..., d_L)``: ``W_l ~ N(0, scale^2 / d_{l-1})``
+    (LeCun normal), ``b_l = 0``."""
+    return [(rng.standard_normal((B, sizes[l + 1], sizes[l])) * (scale / np.sqrt(sizes[l])),
+             np.zeros((B, sizes[l + 1]))) for l in range(len(sizes) - 1)]
+
+
+def _affine(h: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``z = h W^T + b`` for ``h`` of shape ``(N, d)`` (shared) or ``(B, N, d)``; returns ``(B, N, d')``."""
+    return np.matmul(h, np.swapaxes(W, 1, 2)) + b[:, None, :]
+
+
+def forward(layers: Layers, X: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Network outputs ``(B, N, d_L)`` and, per hidden layer, ``(z_l, h_l, t_l)`` (kept for backprop;
+    ``t_l`` is the ``tanh`` inside the GELU)."""
+    h = X
+    cache = []
+    for W, b in layers[:-1]:
+        z = _affine(h, W, b)
+        h, t = _gelu_with_tanh(z)
+        cache.append((z, h, t))
+    W, b = layers[-1]
+    return _affine(h, W, b), cache
+
+
+def loss(layers: Layers, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """MSE ``mean_{i,k} (f(x_i)_k - y_ik)^2`` per network, shape ``(B,)``."""
+    out, _ = forward(layers, X)
+    return np.mean((out - Y) ** 2, axis=(1, 2))
+
+
+def loss_and_grad(layers: Layers, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, Layers]:
+    """Loss per network and its gradient, by hand-written backpropagation.
+
+    With ``delta_L = 2 (f - y) / (N d_L)`` and ``delta_{l-1} = (delta_l W_l) * gelu'(z_{l-1})``:
+    ``dL/dW_l = delta_l^T h_{l-1}``, ``dL/db_l = sum_i delta_l``. ``X`` is ``(N, d_0)`` or
+    ``(B, N, d_0)`` (one mini-batch per run), ``Y`` likewise with ``d_L`` columns.
+    """
+    out, cache = forward(layers, X)
+    r = out - Y
+    N, K = out.shape[1], out.shape[2]
+    lo = np.mean(r * r, axis=(1, 2))
+    delta = r * (2.0 / (N * K))
+    grads: Layers = [None] * len(layers)  # type: ignore[list-item]
+    for l in range(len(layers) - 1, -1, -1):
+        W, _ = layers[l]
+        h_prev = cache[l - 1][1] if l > 0 else X
+        gW = np.matmul(np.swapaxes(delta, 1, 2), h_prev)
+        grads[l] = (gW, delta.sum(axis=1))
+        if l > 0:
+            z, _, t = cache[l - 1]
+            delta = np.matmul(delta, W) * _gelu_prime_from(z, t)
+    return lo, grads
+
+
+def grad_norm(grads: Layers) -> np.ndarray:
+    """Euclidean norm of all gradient entries per network, shape ``(B,)``."""
+    return np.sqrt(sum(np.sum(gW**2, axis=(1, 2)) + np.sum(gb**2, axis=1) for gW, gb in grads))
+
+
+def _step(layers: Layers, grads: Layers, eta: np.ndarray) -> Layers:
+    e2, e1 = eta[:, None, None], eta[:, None]
+    return [(W - e2 * gW, b - e1 * gb) for (W, b), (gW, gb) in zip(layers, grads)]
+
+
+@dataclass(frozen=True)
+class Training:
+    """A batch of training runs: ``loss`` (T + 1, B) full-batch loss at each record point (NaN/inf
+    once a run blew up), ``grad_norm`` (T + 1, B) at the same points, ``final`` the last networks."""
+
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    final: Layers
+
+
+def gd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n_steps: int) -> Training:
+    """Full-batch GD ``theta <- theta - eta grad L(theta)`` for ``n_steps`` steps, one ``eta`` per run.
+
+    Records the loss and gradient norm before every step and after the last. Overflow in a run
+    that diverges gives inf/NaN for that run only (floating point warnings silenced locally).
+    """
+    B = layers[0][0].shape[0]
+    eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,))
+    L = np.empty((n_steps + 1, B))
+    G = np.empty((n_steps + 1, B))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(n_steps + 1):
+            lo, g = loss_and_grad(layers, X, Y)
+            L[k], G[k] = lo, grad_norm(g)
+            if k < n_steps:
+                layers = _step(layers, g, eta)
+    return Training(loss=L, grad_norm=G, final=layers)
+
+
+def sgd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n_epochs: int,
+        batch_size: int, rng: np.random.Generator) -> Training:
+    """SGD with a fixed step: each epoch every run draws its own random permutation of the data and
+    takes ``floor(N / batch_size)`` steps on mini-batches (MSE averaged over the mini-batch).
+
+    Records the full-batch loss and gradient norm before the first epoch and after each epoch.
+    """
+    B = layers[0][0].shape[0]
+    N = X.shape[0]
+    nb = max(N // batch_size, 1)
+    eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,))
+    L = np.empty((n_epochs + 1, B))
+    G = np.empty((n_epochs + 1, B))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for ep in range(n_epochs + 1):
+            lo, g = loss_and_grad(layers, X, Y)
+            L[ep], G[ep] = lo, grad_norm(g)
+            if ep == n_epochs:
+                break
+            perm = np.argsort(rng.random((B, N)), axis=1)
+            for j in range(nb):
+                idx = perm[:, j * batch_size:(j + 1) * batch_size]
+                _, gb = loss_and_grad(layers, X[idx], Y[idx])
+                layers = _step(layers, gb, eta)
+    return Training(loss=L, grad_norm=G, final=layers)
+
+
+def converged(tr: Training, window: float = 0.25, below: float = np.inf) -> np.ndarray:
+    """A *short test*, not the fate rule: it counts transients as converged (a run at the edge of
+    stability can decrease its loss monotonically for a while and oscillate again later). Fates
+    are decided by :func:`stepsize.models.mlp_gd.gd_fates` (settled and ``eta * lambda_max < 2``).
+
+    By this test a run converged when its loss stayed finite, ended below its initial value, and did not
+    increase over the last ``window`` share of the record points (for GD a monotone decrease, the
+    behaviour of a run near a stable minimum; for SGD the records are per epoch), and, if given,
+    ended below ``below`` (e.g. a share of the loss of the best constant predictor, so that a
+    network that collapsed to a constant output does not count). Shape ``(B,)``.
+    """
+    L = tr.loss
+    k0 = min(int(np.floor((L.shape[0] - 1) * (1.0 - window))), L.shape[0] - 2)
+    with np.errstate(invalid="ignore"):
+        finite = np.all(np.isfinite(L), axis=0)
+        tail = L[k0:]
+        mono = np.all(np.diff(tail, axis=0) <= 1e-12 * np.abs(tail[:-1]), axis=0)
+        return finite & (L[-1] < L[0]) & (L[-1] < below) & mono
+
+
+def constant_predictor_loss(Y: np.ndarray) -> float:
+    """MSE of the best constant output (the mean target): ``mean((Y - mean_i Y_i)^2)``."""
+    return float(np.mean((Y - Y.mean(axis=0)) ** 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+def one_hot(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Rows ``e_{label}`` (the MSE target encoding), shape ``(N, n_classes)``."""
+    out = np.zeros((labels.size, n_classes))
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+def load_digits_data() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 handwritten digits (1797 images, shipped with the package, no download):
+    inputs scaled to [0, 1], shape ``(1797, 64)``, and integer labels."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data.astype(float) / 16.0, d.target.astype(np.int64)
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format, optionally gzipped): magic ``0x0000 08 nd``, ``nd``
+    big-endian int32 sizes, then unsigned bytes."""
+    path = Path(path)
+    with _open(path) as f:
+        zero, dtype, nd = struct.unpack(">HBB", f.read(4))
+        if zero != 0 or dtype != 0x08:
+            raise ValueError(f"{path}: not an unsigned-byte IDX file")
+        shape = struct.unpack(">" + "I" * nd, f.read(4 * nd))
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: expected {int(np.prod(shape))} values, found {data.size}")
+    return data.reshape(shape)
+
+
+def load_mnist_idx(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST training set from ``folder`` holding ``train-images-idx3-ubyte`` and
+    ``train-labels-idx1-ubyte`` (each optionally ``.gz``): inputs ``(60000, 784)`` in [0, 1], labels."""
+    folder = Path(folder).expanduser()
+
+    def find(stem: str) -> Path:
+        for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+            if (folder / name).exists():
+                return folder / name
+        raise FileNotFoundError(f"{folder}: no {stem}[.gz]")
+
+    images = read_idx(find("train-images-idx3-ubyte"))
+    labels = read_idx(find("train-labels-idx1-ubyte"))
+    return images.reshape(images.shape[0], -1).astype(float) / 255.0, labels.astype(np.int64)
+
+
+def load(path: str = "", n: int | None = None, rng: np.random.Generator | None = None
+         ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Inputs, one-hot targets and the data set's name: MNIST from the IDX files in the folder
+    ``path``, or scikit-learn's digits when ``path`` is empty. ``n`` samples are drawn without
+    replacement (all if ``None``)."""
+    if path:
+        X, labels = load_mnist_idx(path)
+        name = "MNIST"
+    else:
+        X, labels = load_digits_data()
+        name = "digits (scikit-learn)"
+    if n is not None and n < X.shape[0]:
+        rng = rng or np.random.default_rng(0)
+        pick = np.sort(rng.choice(X.shape[0], size=n, replace=False))
+        X, labels = X[pick], labels[pick]
+    return X, one_hot(labels), name

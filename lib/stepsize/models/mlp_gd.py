@@ -1,0 +1,564 @@
+"""Fast batched GD/SGD for the GELU networks of :mod:`stepsize.mlp`, with exact Hessian-vector
+products and the book's one fate rule (:func:`stepsize.dynamics.decide_fates`).
+
+Parameters of a batch of ``B`` networks are one flat array ``theta`` of shape ``(B, P)``: for each
+layer ``W_l`` (``d_l x d_{l-1}``, row-major) followed by ``b_l``. The same model as
+:mod:`stepsize.mlp` (GELU hidden layers, linear output, MSE averaged over samples and outputs),
+with three changes for speed, none of which changes the arithmetic's precision (float64):
+
+* GELU in its exponential form: the tanh-form GELU ``z/2 (1 + tanh(u))``, ``u = c (z + a z^3)``,
+  equals ``z * s`` with ``s = 1 / (1 + exp(-2u))`` (the logistic function of ``2u``), which needs one
+  ``exp`` instead of a ``tanh`` and fewer temporaries; it agrees with :func:`stepsize.mlp.gelu` to
+  rounding (tested);
+* networks are processed in chunks of a few, with work buffers reused across steps (no allocator
+  churn), and every update is fused in place;
+* runs that are decided (diverged, or converged *and* linearly stable) leave the batch.
+
+Every network is computed on its own (no reduction mixes two networks), so the result of each run
+is bit-for-bit the same whatever the chunk size or the order in which chunks are processed
+(tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..dynamics import Fate, decide_fates
+from ..shares import wilson
+from ..sharpness import NotConverged, lambda_max_hvp
+from .mlp import Layers
+
+_C = float(np.sqrt(2.0 / np.pi))
+_A = 0.044715
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout of the flat parameter vector
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """Where ``W_l`` and ``b_l`` of each layer sit in the flat vector of length ``P``."""
+
+    sizes: tuple[int, ...]
+    offsets: tuple[tuple[int, int, int], ...]  # (start of W_l, start of b_l, end of b_l)
+    P: int
+
+    @staticmethod
+    def of(sizes) -> Layout:
+        sizes = tuple(int(s) for s in sizes)
+        offs, o = [], 0
+        for l in range(len(sizes) - 1):
+            w = o + sizes[l + 1] * sizes[l]
+            e = w + sizes[l + 1]
+            offs.append((o, w, e))
+            o = e
+        return Layout(sizes, tuple(offs), o)
+
+    def views(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``[(W_l (c, d_l, d_{l-1}), b_l (c, d_l))]`` as views into ``theta`` of shape ``(c, P)``."""
+        c = theta.shape[0]
+        return [
+            (theta[:, o:w].reshape(c, self.sizes[l + 1], self.sizes[l]), theta[:, w:e])
+            for l, (o, w, e) in enumerate(self.offsets)
+        ]
+
+
+def flatten(layers: Layers) -> np.ndarray:
+    """The layers of :mod:`stepsize.mlp` as one flat array ``(B, P)``."""
+    B = layers[0][0].shape[0]
+    return np.concatenate([np.concatenate([W.reshape(B, -1), b], axis=1) for W, b in layers], axis=1)
+
+
+def unflatten(theta: np.ndarray, sizes) -> Layers:
+    """Inverse of :func:`flatten` (copies)."""
+    return [(W.copy(), b.copy()) for W, b in Layout.of(sizes).views(np.atleast_2d(theta))]
+
+
+# ---------------------------------------------------------------------------------------------
+# GELU, exponential form
+# ---------------------------------------------------------------------------------------------
+def gelu_s(z: np.ndarray, s: np.ndarray | None = None) -> np.ndarray:
+    """``s = 1 / (1 + exp(-2 c z (1 + a z^2)))``, so that ``gelu(z) = z s`` (tanh form, exactly)."""
+    s = np.multiply(z, z, out=s)
+    s *= -2.0 * _C * _A
+    s -= 2.0 * _C
+    s *= z
+    with np.errstate(over="ignore", under="ignore"):
+        np.exp(s, out=s)
+    s += 1.0
+    np.reciprocal(s, out=s)
+    return s
+
+
+def gelu_exp(z: np.ndarray) -> np.ndarray:
+    """``gelu(z) = z / (1 + exp(-2u))``, ``u = c (z + a z^3)``: the tanh form of :func:`stepsize.mlp.gelu`."""
+    return z * gelu_s(z)
+
+
+def gelu_prime_s(
+    z: np.ndarray, s: np.ndarray, out: np.ndarray | None = None, tmp: np.ndarray | None = None
+) -> np.ndarray:
+    """``gelu'(z) = s + 2 z s (1 - s) u'`` with ``u' = c (1 + 3 a z^2)`` and ``s`` of :func:`gelu_s`."""
+    g = np.subtract(1.0, s, out=out)
+    g *= s
+    g *= z
+    q = np.multiply(z, z, out=tmp)
+    q *= 6.0 * _C * _A
+    q += 2.0 * _C
+    g *= q
+    g += s
+    return g
+
+
+def gelu_second_s(z: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``gelu''(z) = 4 s (1 - s) [u' - z (2 s - 1) u'^2 + 3 a c z^2]`` (``u'' = 6 a c z``)."""
+    up = _C * (1.0 + 3.0 * _A * z * z)
+    return 4.0 * s * (1.0 - s) * (up - z * (2.0 * s - 1.0) * up * up + 3.0 * _A * _C * z * z)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss, gradient and Hessian-vector product of a chunk of networks
+# ---------------------------------------------------------------------------------------------
+class Workspace:
+    """Work buffers for chunks of at most ``c`` networks on inputs of ``N`` samples (reused)."""
+
+    def __init__(self, layout: Layout, c: int, N: int):
+        d = layout.sizes
+        self.layout, self.c, self.N = layout, c, N
+        self.z = [np.empty((c, N, d[l + 1])) for l in range(len(d) - 2)]
+        self.s = [np.empty((c, N, d[l + 1])) for l in range(len(d) - 2)]
+        self.h = [np.empty((c, N, d[l + 1])) for l in range(len(d) - 2)]
+        self.out = np.empty((c, N, d[-1]))
+        self.ones = np.ones((1, N))
+        self.dl = [np.empty((c, N, d[l + 1])) for l in range(len(d) - 1)]
+        self.t1 = [np.empty((c, N, d[l + 1])) for l in range(len(d) - 2)]
+        self.t2 = [np.empty((c, N, d[l + 1])) for l in range(len(d) - 2)]
+
+
+def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.matmul(a, b, out=out)
+
+
+def value_and_grad(
+    theta: np.ndarray, X: np.ndarray, Y: np.ndarray, ws: Workspace, grad: np.ndarray | None
+) -> np.ndarray:
+    """MSE per network (shape ``(c,)``) and its gradient written into ``grad`` ``(c, P)``.
+
+    ``theta`` is ``(c, P)`` with ``c <= ws.c``; ``X`` is ``(N, d_0)`` (shared) or ``(c, N, d_0)``,
+    ``Y`` likewise. Backpropagation as in :func:`stepsize.mlp.loss_and_grad`; with ``grad=None``
+    only the loss is computed.
+    """
+    c = theta.shape[0]
+    lay = ws.layout
+    Wb = lay.views(theta)
+    nL = len(Wb)
+    h = X
+    hs = []
+    for l in range(nL - 1):
+        W, b = Wb[l]
+        z = _mm(h, np.swapaxes(W, 1, 2), ws.z[l][:c])
+        z += b[:, None, :]
+        s = gelu_s(z, ws.s[l][:c])
+        h = np.multiply(z, s, out=ws.h[l][:c])
+        hs.append(h)
+    W, b = Wb[-1]
+    out = _mm(h, np.swapaxes(W, 1, 2), ws.out[:c])
+    out += b[:, None, :]
+    out -= Y
+    N, K = out.shape[1], out.shape[2]
+    lo = np.einsum("bnk,bnk->b", out, out) / (N * K)
+    if grad is None:
+        return lo
+    gWb = lay.views(grad)
+    delta = out
+    delta *= 2.0 / (N * K)
+    for l in range(nL - 1, -1, -1):
+        gW, gb = gWb[l]
+        h_prev = hs[l - 1] if l > 0 else X
+        if h_prev.ndim == 2:
+            h_prev = np.broadcast_to(h_prev, (c,) + h_prev.shape)
+        _mm(np.swapaxes(delta, 1, 2), h_prev, gW)
+        np.matmul(ws.ones[:, : delta.shape[1]], delta, out=gb[:, None, :])  # sum over samples, by BLAS
+        if l > 0:
+            W = Wb[l][0]
+            nd = _mm(delta, W, ws.dl[l - 1][:c])
+            nd *= gelu_prime_s(ws.z[l - 1][:c], ws.s[l - 1][:c], ws.t1[l - 1][:c], ws.t2[l - 1][:c])
+            delta = nd
+    return lo
+
+
+def loss_flat(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """MSE of each network of ``theta`` ``(B, P)`` (convenience, allocates)."""
+    theta = np.atleast_2d(theta)
+    ws = Workspace(Layout.of(sizes), theta.shape[0], X.shape[-2])
+    return value_and_grad(theta, X, Y, ws, np.empty_like(theta))
+
+
+def grad_flat(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Gradient ``(B, P)`` of each network's MSE (convenience, allocates)."""
+    theta = np.atleast_2d(theta)
+    ws = Workspace(Layout.of(sizes), theta.shape[0], X.shape[-2])
+    g = np.empty_like(theta)
+    value_and_grad(theta, X, Y, ws, g)
+    return g
+
+
+def hvp(theta: np.ndarray, v: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Exact Hessian-vector products ``H(theta_i) v_i`` of the MSE, by the R-operator
+    (forward-over-backward differentiation of the backpropagation of :func:`value_and_grad`).
+
+    ``theta`` and ``v`` are ``(c, P)`` (or ``(P,)``). With ``R{.}`` the directional derivative along
+    ``v``: ``R z_l = R h_{l-1} W_l^T + h_{l-1} V_l^T + Vb_l``, ``R h_l = gelu'(z_l) R z_l``,
+    ``R delta_L = 2 R f / (N K)``, ``R delta_{l-1} = (R delta_l W_l + delta_l V_l) gelu'(z_{l-1})
+    + (delta_l W_l) gelu''(z_{l-1}) R z_{l-1}``, ``R dW_l = R delta_l^T h_{l-1} + delta_l^T R h_{l-1}``,
+    ``R db_l = sum_i R delta_l``.
+    """
+    single = np.ndim(theta) == 1
+    theta, v = np.atleast_2d(theta), np.atleast_2d(v)
+    lay = Layout.of(sizes)
+    Wb, Vb = lay.views(theta), lay.views(v)
+    nL = len(Wb)
+    h, Rh = X, None
+    zs, ss, hs, Rzs, Rhs = [], [], [], [], []
+    for l in range(nL - 1):
+        (W, b), (V, vb) = Wb[l], Vb[l]
+        z = np.matmul(h, np.swapaxes(W, 1, 2)) + b[:, None, :]
+        Rz = np.matmul(h, np.swapaxes(V, 1, 2)) + vb[:, None, :]
+        if Rh is not None:
+            Rz += np.matmul(Rh, np.swapaxes(W, 1, 2))
+        s = gelu_s(z)
+        h = z * s
+        Rh = gelu_prime_s(z, s) * Rz
+        zs.append(z), ss.append(s), hs.append(h), Rzs.append(Rz), Rhs.append(Rh)
+    (W, b), (V, vb) = Wb[-1], Vb[-1]
+    f = np.matmul(h, np.swapaxes(W, 1, 2)) + b[:, None, :]
+    Rf = np.matmul(h, np.swapaxes(V, 1, 2)) + vb[:, None, :]
+    if Rh is not None:
+        Rf += np.matmul(Rh, np.swapaxes(W, 1, 2))
+    N, K = f.shape[1], f.shape[2]
+    delta = (f - Y) * (2.0 / (N * K))
+    Rdelta = Rf * (2.0 / (N * K))
+    out = np.empty_like(theta)
+    Ob = lay.views(out)
+    for l in range(nL - 1, -1, -1):
+        oW, ob = Ob[l]
+        h_prev = hs[l - 1] if l > 0 else X
+        RgW = np.matmul(np.swapaxes(Rdelta, 1, 2), h_prev)
+        if l > 0:
+            RgW += np.matmul(np.swapaxes(delta, 1, 2), Rhs[l - 1])
+        oW[...] = RgW
+        ob[...] = Rdelta.sum(axis=1)
+        if l > 0:
+            W, V = Wb[l][0], Vb[l][0]
+            z, s = zs[l - 1], ss[l - 1]
+            gp = gelu_prime_s(z, s)
+            dW = np.matmul(delta, W)
+            Rdelta = (np.matmul(Rdelta, W) + np.matmul(delta, V)) * gp + dW * gelu_second_s(z, s) * Rzs[l - 1]
+            delta = dW * gp
+    return out[0] if single else out
+
+
+def dense_hessian_fd(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """The Hessian of one network ``theta`` ``(P,)`` by central differences of the gradient (for tests)."""
+    P = theta.size
+    E = np.eye(P) * h
+    gp = grad_flat(theta[None, :] + E, sizes, X, Y)
+    gm = grad_flat(theta[None, :] - E, sizes, X, Y)
+    H = (gp - gm) / (2 * h)
+    return 0.5 * (H + H.T)
+
+
+def sharpness(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray, *, rtol: float = 1e-7) -> float:
+    """``lambda_max`` of the MSE Hessian at one network ``theta`` ``(P,)``: Lanczos on :func:`hvp`
+    (:func:`stepsize.sharpness.lambda_max_hvp`, residual-checked); NaN if it did not converge."""
+    t = theta[None, :]
+    try:
+        return lambda_max_hvp(lambda v: hvp(t, v[None, :], sizes, X, Y)[0], theta.size, rtol=rtol)
+    except NotConverged:
+        return float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# GD with fates
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GDFates:
+    """Outcome of :func:`gd_fates`, one entry per run.
+
+    ``kind`` (values of :class:`stepsize.dynamics.Fate`), ``eta_sharpness`` (``eta * lambda_max``
+    where the run stopped; NaN if it diverged), ``steps`` (steps taken), ``settled`` (its update
+    stayed below ``update_tol`` over the trailing window when it stopped), ``final_loss``,
+    ``final_grad_norm``, ``loss`` ``(n_record + 1, B)`` the loss before each of the first
+    ``n_record`` steps and after the last (NaN once a run diverged), ``stopped_early`` (an
+    undecided run stopped before the cap because its group's share was already decided).
+    """
+
+    kind: np.ndarray
+    eta_sharpness: np.ndarray
+    steps: np.ndarray
+    settled: np.ndarray
+    final_loss: np.ndarray
+    final_grad_norm: np.ndarray
+    loss: np.ndarray
+    stopped_early: np.ndarray
+    theta: np.ndarray = field(repr=False)
+
+    def mask(self, fate: Fate) -> np.ndarray:
+        return self.kind == int(fate)
+
+
+def group_decided(conv: int, active: int, n: int, threshold: float = 0.5) -> bool:
+    """Whether a group's share of converged runs is decided against ``threshold`` whatever its
+    ``active`` (still undecided) runs do: the Wilson interval of ``conv / n`` lies above it, or
+    that of ``(conv + active) / n`` lies below it."""
+    return wilson(conv, n)[0] > threshold or wilson(conv + active, n)[1] < threshold
+
+
+def chunk_size(layout: Layout, N: int, target: int = 1 << 16) -> int:
+    """Networks per chunk so that one activation buffer holds about ``target`` numbers."""
+    return max(1, target // max(1, N * max(layout.sizes[1:])))
+
+
+class _closing:
+    """Context manager calling ``close()`` on exit, also on an exception."""
+
+    def __init__(self, close):
+        self.close = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _pool(lay: Layout, c: int, N: int, workers: int):
+    """``(buffers, run_chunks, close)``: per-thread work buffers and a runner of chunk jobs."""
+    import threading
+
+    local = threading.local()
+
+    def buffers():
+        if not hasattr(local, "ws"):
+            local.ws, local.G = Workspace(lay, c, N), np.empty((c, lay.P))
+        return local.ws, local.G
+
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread per worker: the matrices of a chunk are small, and threads inside BLAS cost
+    # more than they give (and would compete with the workers)
+    limiter = threadpool_limits(limits=1, user_api="blas")
+    if workers <= 1:
+        return buffers, (lambda job, starts: [job(a) for a in starts]), limiter.restore_original_limits
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex = ThreadPoolExecutor(max_workers=workers)
+
+    def run_chunks(job, starts):
+        for f in [ex.submit(job, a) for a in starts]:
+            f.result()
+
+    def close():
+        ex.shutdown()
+        limiter.restore_original_limits()
+
+    return buffers, run_chunks, close
+
+
+def gd_fates(
+    theta0: np.ndarray,
+    sizes,
+    X: np.ndarray,
+    Y: np.ndarray,
+    eta: np.ndarray,
+    *,
+    n_steps: int,
+    max_steps: int,
+    window: int = 100,
+    update_tol: float = 3e-4,
+    check_every: int = 25,
+    blowup: float = 1e8,
+    groups: np.ndarray | None = None,
+    chunk: int | None = None,
+    chunk_order_seed: int | None = None,
+    workers: int = 1,
+) -> GDFates:
+    """Full-batch GD ``theta <- theta - eta grad L`` on every run, each classified by the one rule.
+
+    Every run takes at least ``n_steps`` steps (unless it diverges), at most ``max_steps`` (the
+    stated cap). Every ``check_every`` steps after ``n_steps``:
+
+    * a run whose loss is not finite or exceeds ``blowup`` times its initial loss is ``DIVERGED``
+      (checked every step; it leaves the batch);
+    * a run is *settled* when its update is small at every step of the trailing ``window``:
+      ``eta ||grad L(theta_k)|| <= update_tol (1 + ||theta_k||)`` (the relative test of
+      :func:`stepsize.dynamics.settled_period` for period 1);
+      for a settled run ``eta * lambda_max(H)`` is computed (:func:`sharpness`) and
+      :func:`stepsize.dynamics.decide_fates` decides: ``CONVERGED`` (it leaves the batch) only when
+      it is below 2, otherwise the run goes on;
+    * with ``groups`` (one label per run, e.g. its depth and step size), the runs of a group whose
+      share of converged runs is already decided against 1/2 (:func:`group_decided`) stop.
+
+    Runs still going at the cap, or stopped with their group, are ``UNDECIDED`` (their
+    ``eta * lambda_max`` at the end is computed too). ``chunk`` networks are processed at a time;
+    ``chunk_order_seed`` shuffles the order of the chunks at every step (the result does not depend
+    on it nor on ``chunk``: tested). ``workers`` threads process chunks in parallel, each with its
+    own buffers and BLAS limited to one thread (every run's arithmetic is unchanged).
+    """
+    if not 0 < n_steps <= max_steps:
+        raise ValueError("gd_fates: need 0 < n_steps <= max_steps")
+    lay = Layout.of(sizes)
+    B = theta0.shape[0]
+    eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,)).copy()
+    groups = None if groups is None else np.asarray(groups)
+    N = X.shape[0]
+    c = chunk or chunk_size(lay, N)
+    buffers, run_chunks, close = _pool(lay, c, N, workers)
+    theta = np.array(theta0, dtype=float, copy=True)
+    act = np.arange(B)
+    Th = theta.copy()
+    loss_rec = np.full((n_steps + 1, B), np.nan)
+    ring = np.full((window, B), np.inf)
+    L0 = np.full(B, np.nan)
+    kind = np.full(B, int(Fate.UNDECIDED), dtype=np.int8)
+    es = np.full(B, np.nan)
+    steps = np.zeros(B, dtype=np.int64)
+    settled = np.zeros(B, dtype=bool)
+    final_loss = np.full(B, np.nan)
+    final_gn = np.full(B, np.nan)
+    early = np.zeros(B, dtype=bool)
+    lam_checked = np.full(B, -1, dtype=np.int64)
+
+    def sharp(i_local: int, i: int) -> float:
+        return eta[i] * sharpness(Th[i_local], sizes, X, Y)
+
+    k = 0
+    with np.errstate(over="ignore", invalid="ignore"), _closing(close):
+        while act.size:
+            n = act.size
+            lo = np.empty(n)
+            gn = np.empty(n)
+            starts = list(range(0, n, c))
+            if chunk_order_seed is not None:  # process the chunks in a shuffled order (tests)
+                starts = [starts[j] for j in np.random.default_rng(chunk_order_seed + k).permutation(len(starts))]
+            step = k < max_steps
+
+            tn = np.empty(n)
+
+            def job(a, act=act, Th=Th, lo=lo, gn=gn, tn=tn, n=n, step=step):
+                ws, G = buffers()
+                sl = slice(a, min(a + c, n))
+                g = G[: sl.stop - sl.start]
+                t = Th[sl]
+                lo[sl] = value_and_grad(t, X, Y, ws, g)
+                gn[sl] = np.sqrt(np.einsum("bp,bp->b", g, g))
+                tn[sl] = np.sqrt(np.einsum("bp,bp->b", t, t))
+                if step:  # fused in place: theta <- theta - eta g
+                    g *= eta[act[sl], None]
+                    Th[sl] -= g
+
+            run_chunks(job, starts)
+            # Th now holds theta_{k+1}; lo, gn belong to theta_k.
+            if k == 0:
+                L0[act] = lo
+            if k <= n_steps:
+                loss_rec[k, act] = lo
+            ring[k % window, act] = eta[act] * gn / (1.0 + tn)  # relative size of the update
+            final_loss[act], final_gn[act] = lo, gn
+            bad = ~(lo <= blowup * L0[act])  # NaN counts as bad
+            done = np.zeros(n, dtype=bool)
+            if bad.any():
+                kind[act[bad]] = int(Fate.DIVERGED)
+                steps[act[bad]] = k
+                done |= bad
+            at_cap = k >= max_steps
+            if (k >= n_steps and (k - n_steps) % check_every == 0) or at_cap:
+                sett = (k + 1 >= window) & np.all(ring[:, act] <= update_tol, axis=0) & ~done
+                settled[act] = sett
+                # eta*lambda_max of newly settled runs (re-checked every 4 checks if unstable)
+                need = np.flatnonzero(sett & ((lam_checked[act] < 0) | (k - lam_checked[act] >= 4 * check_every)))
+                for j in need:
+                    # Th[j] is theta_{k+1}; step back to theta_k is not needed: the run is settled
+                    es[act[j]] = sharp(j, act[j])
+                    lam_checked[act[j]] = k
+                period = np.where(sett, 1, 0)
+                kd = decide_fates(period, done, es[act])
+                conv = (kd == int(Fate.CONVERGED)) & ~done
+                kind[act[conv]] = int(Fate.CONVERGED)
+                steps[act[conv]] = k
+                done |= conv
+                stop = np.zeros(n, dtype=bool)
+                if at_cap:
+                    stop = ~done
+                elif groups is not None:
+                    live = act[~done]
+                    for gval in np.unique(groups[live]):
+                        ing = groups == gval
+                        c_g = int(np.sum(ing & (kind == int(Fate.CONVERGED))))
+                        if group_decided(c_g, int(np.sum(groups[live] == gval)), int(ing.sum())):
+                            stop |= groups[act] == gval
+                    stop &= ~done
+                    early[act[stop]] = True
+                for j in np.flatnonzero(stop):
+                    if np.isnan(es[act[j]]) or lam_checked[act[j]] != k:
+                        es[act[j]] = sharp(j, act[j])
+                    steps[act[j]] = k
+                done |= stop
+            if done.any():
+                theta[act[done]] = Th[done]
+                keep = ~done
+                act, Th = act[keep], Th[keep]
+            k += 1
+    es[kind == int(Fate.DIVERGED)] = np.nan
+    return GDFates(
+        kind=kind,
+        eta_sharpness=es,
+        steps=steps,
+        settled=settled,
+        final_loss=final_loss,
+        final_grad_norm=final_gn,
+        loss=loss_rec,
+        stopped_early=early,
+        theta=theta,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The digits chapter's presets (our choices: the paper's sizes were not recovered)
+# ---------------------------------------------------------------------------------------------
+#: ``n_steps`` is the base budget (every run takes at least that many GD steps; the short test of
+#: :func:`stepsize.mlp.converged` is read on it), ``max_steps`` the cap up to which undecided runs
+#: are extended, ``update_tol`` and ``window`` the settled test of :func:`gd_fates`.
+PRESETS: dict[str, dict] = {
+    "quick": {
+        "n_train": 100,
+        "width": 12,
+        "depths": (1, 2, 3),
+        "etas": (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0),
+        "runs_gd": 5,
+        "runs_sgd": 10,
+        "n_steps": 150,
+        "max_steps": 1500,
+        "update_tol": 3e-4,
+        "window": 100,
+        "n_epochs": 10,
+        "batch_size": 20,
+    },
+    "paper": {
+        "n_train": 200,
+        "width": 16,
+        "depths": (1, 2, 3, 4),
+        "etas": (0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0),
+        "runs_gd": 20,
+        "runs_sgd": 100,
+        "n_steps": 1000,
+        "max_steps": 8000,
+        "update_tol": 3e-4,
+        "window": 100,
+        "n_epochs": 20,
+        "batch_size": 64,
+    },
+}
