@@ -44,10 +44,11 @@ book: env
 	@test -f _build/html/index.html
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
-# Unit tests, registry/CLI checks, papermill re-runs with other parameters, sweeps (local and Dask),
-# the scorecard, the book build with warnings as errors; then nbval: every stored output must
-# equal a fresh execution.
+# The lint (`make lint`, below) first; then unit tests, registry/CLI checks, papermill re-runs with
+# other parameters, sweeps (local and Dask), the scorecard, the book build with warnings as errors;
+# then nbval: every stored output must equal a fresh execution.
 test: env browser
+	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg book
 

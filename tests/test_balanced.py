@@ -90,7 +90,7 @@ def test_step_bound_guarantees_descent_and_balancedness():
     rng = np.random.default_rng(5)
     for N in (2, 3, 4):
         dims = [5] + [4] * (N - 1) + [5]
-        prob, X, Wt = bl.section5_problem(rng, dims, 2, 20)
+        prob, _X, _Wt = bl.section5_problem(rng, dims, 2, 20)
         W0 = bl.balanced_init(rng, dims, 2, 1)
         L0 = float(linear.loss(W0, prob)[0])
         sb = bl.best_step_bound(prob, N, L0)

@@ -59,4 +59,4 @@ def test_corollary1_bound_against_depth():
         b = bounds.corollary1_bound(Ls, rho)
         assert int(Ls[np.argmax(b)]) == peak
         assert abs(peak - max(2.0, 2 * math.log(1 / rho))) < 1.0
-        assert np.all(np.diff(b[peak - 1:]) < 0)
+        assert np.all(np.diff(b[peak - 1 :]) < 0)

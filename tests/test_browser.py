@@ -19,15 +19,14 @@ left unfolded. Measurements read the laid-out page; none depends on a clock.
 import functools
 import http.server
 import json
+import re
 import shutil
 import threading
 
-import re
-
 import pytest
 from stepsize.book import registry as chapters
-from stepsize.verdicts import VERDICTS
 from stepsize.book.replication import glued_values
+from stepsize.verdicts import VERDICTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -37,9 +36,11 @@ except ImportError:  # pragma: no cover - pinned in pyproject.toml
     selenium = None
 pytestmark = [
     pytest.mark.build,
-    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
-                       reason="Chromium or chromedriver is not installed (`apt-get install chromium "
-                              "chromium-driver` as root); the offline browser check is skipped"),
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="Chromium or chromedriver is not installed (`apt-get install chromium "
+        "chromium-driver` as root); the offline browser check is skipped",
+    ),
     pytest.mark.skipif(selenium is None, reason="selenium is not installed (`make env`)"),
 ]
 
@@ -51,8 +52,7 @@ MAX_VISIBLE_CODE = 80
 #: The two widths every page is read at: a laptop and a phone.
 WIDTHS = (1280, 390)
 #: Pages that are not chapters, read with the same eyes (no results box or figures required).
-BACK_MATTER = ("book/intro", "book/scorecard", "book/sources", "book/notation", "book/references",
-               "book/cite")
+BACK_MATTER = ("book/intro", "book/scorecard", "book/sources", "book/notation", "book/references", "book/cite")
 
 PROBE = r"""<script>
 window.__errs = [];
@@ -162,8 +162,10 @@ def _measure(driver, width):
     """Resize the window to ``width`` px and measure the laid-out page (see :data:`MEASURE`)."""
     driver.set_window_size(width, 900)
     if driver.execute_script("return window.innerWidth;") != width:  # the window manager refused
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600},
+        )
     return driver.execute_script(f"var VERDICTS = {json.dumps(list(VERDICTS))};" + MEASURE)
 
 
@@ -174,9 +176,11 @@ def expected_box_verdicts(notebook) -> tuple[list[str], set[str], set[str]]:
 
     nb = nbformat.read(notebook, 4)
     values = glued_values(notebook)
-    keys = {k[len("claim_"):-len("_status")] for k in values if k.startswith("claim_") and k.endswith("_status")}
-    box = next((c.source for c in nb.cells if c.cell_type == "markdown"
-                and re.search(r":class:[^\n]*\bresults\b", c.source)), "")
+    keys = {k[len("claim_") : -len("_status")] for k in values if k.startswith("claim_") and k.endswith("_status")}
+    box = next(
+        (c.source for c in nb.cells if c.cell_type == "markdown" and re.search(r":class:[^\n]*\bresults\b", c.source)),
+        "",
+    )
     named = re.findall(r"`claim_(\w+?)_status(?::s)?`", box)
     return [values.get(f"claim_{k}_status") for k in named], set(named), keys
 
@@ -202,10 +206,19 @@ def browser(tmp_path_factory):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-quic", "--window-size=1280,4000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--window-size=1280,4000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(PAGE_TIMEOUT)
@@ -225,7 +238,8 @@ def _probe(driver, url):
         pytest.fail(f"the probe script did not run on {url} (a JavaScript error in it?)")
     try:
         el = WebDriverWait(driver, PAGE_TIMEOUT, poll_frequency=0.2).until(
-            EC.presence_of_element_located((By.ID, "__probe")))
+            EC.presence_of_element_located((By.ID, "__probe"))
+        )
     except TimeoutException:
         pytest.fail(f"the probe did not report within {PAGE_TIMEOUT} s on {url}")
     return json.loads(el.get_attribute("textContent"))
@@ -253,8 +267,9 @@ def _check_reading(found, measured, where):
     assert found["broken"] == [], (where, found["broken"])
     assert found["errors"] == [], (where, found["errors"])
     for width, m in measured.items():
-        assert m["overflow"] <= 1, (f"{where} at {width} px scrolls sideways by {m['overflow']} px; "
-                                    f"too wide: {m['wide']}")
+        assert m["overflow"] <= 1, (
+            f"{where} at {width} px scrolls sideways by {m['overflow']} px; too wide: {m['wide']}"
+        )
         assert m["bad_alt"] == [], f"{where}: images without a real alt text: {m['bad_alt']}"
         assert m["cut"] == [], f"{where} at {width} px cuts off: {m['cut']}"
 
@@ -272,12 +287,14 @@ def test_chapter_reads_offline(ch, built, server, browser):
     m = measured[WIDTHS[0]]
     assert m["uncaptioned"] == [], f"{ch.slug}: figures without a number and caption: {m['uncaptioned']}"
     assert m["visible_code"] <= MAX_VISIBLE_CODE, (
-        f"{ch.slug} shows {m['visible_code']} lines of code unfolded (at most {MAX_VISIBLE_CODE})")
+        f"{ch.slug} shows {m['visible_code']} lines of code unfolded (at most {MAX_VISIBLE_CODE})"
+    )
     expected, named, keys = expected_box_verdicts(ch.notebook)
     assert m["verdicts"] is not None, f"{ch.slug} has no results box (an admonition with class 'results')"
     assert named == keys, f"{ch.slug}: the results box names claims {sorted(named)}, the chapter checks {sorted(keys)}"
-    assert m["verdicts"] == expected, (f"{ch.slug}: the results box shows {m['verdicts']}, the stored "
-                                       f"claim checks say {expected}")
+    assert m["verdicts"] == expected, (
+        f"{ch.slug}: the results box shows {m['verdicts']}, the stored claim checks say {expected}"
+    )
 
 
 @pytest.mark.parametrize("path", BACK_MATTER)
@@ -293,12 +310,16 @@ def test_the_measures_can_fail(built, server, browser, tmp_path):
     bad = built / "book" / "__bad.html"
     src = (built / "book" / "notation.html").read_text()
     img = next((built / "_images").glob("*.png"))
-    junk = ('<div style="width:2000px;white-space:nowrap">wide</div>'
-            f'<img src="../_images/{img.name}" alt="{img.name}">'
-            '<p>raw $x_1$ and \\frac{1}{2}</p>'
-            '<div style="overflow:hidden;width:100px"><table><tr><td style="white-space:nowrap">'
-            + "cut " * 80 + '</td></tr></table></div>'
-            '<div class="cell_input"><pre>' + "x = 1\n" * 90 + '</pre></div>')
+    junk = (
+        '<div style="width:2000px;white-space:nowrap">wide</div>'
+        f'<img src="../_images/{img.name}" alt="{img.name}">'
+        "<p>raw $x_1$ and \\frac{1}{2}</p>"
+        '<div style="overflow:hidden;width:100px"><table><tr><td style="white-space:nowrap">'
+        + "cut "
+        * 80
+        + "</td></tr></table></div>"
+        '<div class="cell_input"><pre>' + "x = 1\n" * 90 + "</pre></div>"
+    )
     assert "</main>" in src
     bad.write_text(src.replace("</main>", junk + "</main>", 1))
     found = _load(built, server, browser, "book/__bad")

@@ -2,7 +2,6 @@
 
 import pytest
 from stepsize.book import registry as chapters
-from stepsize.book.registry import REPO_ROOT
 
 
 @pytest.mark.build
@@ -43,11 +42,13 @@ def test_each_chapter_has_binder_and_download_buttons(built):
 @pytest.mark.build
 def test_bibliography_lists_the_three_papers_and_the_cited_works(built):
     html = (built / "book/references.html").read_text().lower()  # the bibliography style lowercases titles
-    for title in ("Step Size Matters in Deep Learning",
-                  "On the Convergence of Gradient Descent for Large Learning Rates",
-                  "Convergence of gradient descent for learning linear neural networks",
-                  "Gradient-Based Learning Applied to Document Recognition",
-                  "Optical Recognition of Handwritten Digits"):
+    for title in (
+        "Step Size Matters in Deep Learning",
+        "On the Convergence of Gradient Descent for Large Learning Rates",
+        "Convergence of gradient descent for learning linear neural networks",
+        "Gradient-Based Learning Applied to Document Recognition",
+        "Optical Recognition of Handwritten Digits",
+    ):
         assert title.lower() in html, title
     digits = (built / "book/craciun/digits.html").read_text()
     assert "references.html#id" in digits or "references.html#" in digits  # citations link to it
@@ -56,8 +57,10 @@ def test_bibliography_lists_the_three_papers_and_the_cited_works(built):
 def test_launch_buttons_only_with_a_repository_address():
     from stepsize.book.sphinx_ext import configure_launch
 
-    base = {"launch_buttons": {"binderhub_url": "https://mybinder.org"},
-            "repository_url": "https://github.com/executablebooks/jupyter-book"}
+    base = {
+        "launch_buttons": {"binderhub_url": "https://mybinder.org"},
+        "repository_url": "https://github.com/executablebooks/jupyter-book",
+    }
     off = configure_launch(base, "")
     assert "launch_buttons" not in off and "repository_url" not in off
     assert off["use_repository_button"] is False

@@ -12,7 +12,6 @@ import shlex
 
 import nbformat
 import pytest
-
 from stepsize.book import registry as chapters
 from stepsize.book.replication import glued_values
 
@@ -29,12 +28,15 @@ def _nb(ch):
 
 def _prose(source: str) -> str:
     """Markdown without its fenced blocks (``` or ~~~ or :::{glue:figure} bodies stay)."""
-    return re.sub(r"^(```|~~~).*?^\1", "", source, flags=re.S | re.M)
+    return re.sub(r"^(```|~~~).*?^\1", "", source, flags=re.DOTALL | re.MULTILINE)
 
 
 def visible_code_lines(nb) -> int:
-    return sum(len(c.source.splitlines()) for c in nb.cells
-               if c.cell_type == "code" and not FOLDED & set(c.metadata.get("tags", [])))
+    return sum(
+        len(c.source.splitlines())
+        for c in nb.cells
+        if c.cell_type == "code" and not FOLDED & set(c.metadata.get("tags", []))
+    )
 
 
 def results_box(nb) -> str | None:
@@ -48,12 +50,19 @@ def results_box(nb) -> str | None:
 @pytest.mark.parametrize("ch", CHAPTERS, ids=IDS)
 def test_one_title_and_a_results_box_naming_every_claim(ch):
     nb = _nb(ch)
-    titles = [line for c in nb.cells if c.cell_type == "markdown"
-              for line in _prose(c.source).splitlines() if re.match(r"# ", line)]
+    titles = [
+        line
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for line in _prose(c.source).splitlines()
+        if re.match(r"# ", line)
+    ]
     assert len(titles) == 1, f"{ch.slug}: {len(titles)} '#' titles"
     assert not re.search(r"[$\\]", titles[0]), f"{ch.slug}: TeX in the title {titles[0]!r}"
     box = results_box(nb)
-    assert box is not None, f"{ch.slug}: no results box (':::{{admonition}}' with ':class: ... results') under the title"
+    assert box is not None, (
+        f"{ch.slug}: no results box (':::{{admonition}}' with ':class: ... results') under the title"
+    )
     values = glued_values(ch.notebook)
     keys = {k[6:-7] for k in values if k.startswith("claim_") and k.endswith("_status")}
     named = set(re.findall(r"`claim_(\w+?)_status(?::s)?`", box))
@@ -78,21 +87,28 @@ def test_every_figure_is_glued_with_name_alt_and_caption(ch):
             continue
         for o in c.get("outputs", []):
             if "image/png" in o.get("data", {}) and "scrapbook" not in o.get("metadata", {}):
-                pytest.fail(f"{ch.slug}: a figure shown as a bare output (no number, caption or alt): "
-                            f"{c.source.splitlines()[0][:60]!r}; glue it and show it with {{glue:figure}}")
-    figs = [m for c in nb.cells if c.cell_type == "markdown"
-            for m in re.finditer(r"```\{glue:figure\}\s*(\S+)\n(.*?)```", c.source, re.S)]
+                pytest.fail(
+                    f"{ch.slug}: a figure shown as a bare output (no number, caption or alt): "
+                    f"{c.source.splitlines()[0][:60]!r}; glue it and show it with {{glue:figure}}"
+                )
+    figs = [
+        m
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for m in re.finditer(r"```\{glue:figure\}\s*(\S+)\n(.*?)```", c.source, re.DOTALL)
+    ]
     assert figs, f"{ch.slug} has no figure"
     for m in figs:
         body = m.group(2)
-        assert re.search(r"^:name: \S+", body, re.M), f"{ch.slug}: figure {m.group(1)} has no :name:"
-        alt = re.search(r"^:alt: (.+)$", body, re.M)
+        assert re.search(r"^:name: \S+", body, re.MULTILINE), f"{ch.slug}: figure {m.group(1)} has no :name:"
+        alt = re.search(r"^:alt: (.+)$", body, re.MULTILINE)
         assert alt and len(alt.group(1).split()) >= 6, f"{ch.slug}: figure {m.group(1)} has no real :alt:"
         # an option's value is one line: a continuation line would end the options and start the caption
-        options = re.match(r"((?::\w+:[^\n]*\n)*)(.*)", body.lstrip("\n"), re.S)
+        options = re.match(r"((?::\w+:[^\n]*\n)*)(.*)", body.lstrip("\n"), re.DOTALL)
         rest = options.group(2)
         assert rest.startswith("\n") or not rest.strip(), (
-            f"{ch.slug}: figure {m.group(1)}: a blank line must follow the options (is :alt: on one line?)")
+            f"{ch.slug}: figure {m.group(1)}: a blank line must follow the options (is :alt: on one line?)"
+        )
         caption = rest.strip()
         assert len(caption.split()) >= 6, f"{ch.slug}: figure {m.group(1)} has no caption"
 
@@ -101,7 +117,7 @@ def test_every_figure_is_glued_with_name_alt_and_caption(ch):
 def test_try_it_yourself_commands_are_accepted(ch):
     nb = _nb(ch)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    m = re.search(r"^## Try it yourself\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    m = re.search(r"^## Try it yourself\n(.*?)(?=^## |\Z)", text, re.DOTALL | re.MULTILINE)
     assert m, f"{ch.slug} has no '## Try it yourself' section"
     commands = re.findall(r"`(python -m stepsize run [^`]+)`", m.group(1))
     assert commands, f"{ch.slug}: 'Try it yourself' gives no `python -m stepsize run ...` command"
@@ -127,15 +143,17 @@ def test_no_references_outside_the_book_and_readable_tables(ch):
             continue
         for bad in ("paper-math", "shared/", "the book's notes", "[M]", "[D]", "[U]"):
             assert bad not in c.source, f"{ch.slug}: refers to {bad!r}, which a reader cannot follow"
-        for header in re.findall(r"^(\|.*\|)\n\|[-:| ]+\|$", c.source, re.M):
+        for header in re.findall(r"^(\|.*\|)\n\|[-:| ]+\|$", c.source, re.MULTILINE):
             cells = [x.strip() for x in header.strip("|").split("|")]
             assert all(cells), f"{ch.slug}: a table with a blank header cell: {header}"
 
 
 def test_the_shape_checks_can_fail():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# A $x$ title"),
-                nbformat.v4.new_code_cell("x = 1\n" * 81, metadata={"tags": ["parameters"]})]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A $x$ title"),
+        nbformat.v4.new_code_cell("x = 1\n" * 81, metadata={"tags": ["parameters"]}),
+    ]
     assert results_box(nb) is None
     assert visible_code_lines(nb) == 81
     assert re.search(r"[$\\]", "# A $x$ title")

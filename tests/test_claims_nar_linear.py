@@ -91,12 +91,14 @@ def test_depth_verdicts():
     assert st == UNDECIDED and "20000" in why
     # the budget's automatic extension decides it when it is of the lone still-moving depth ...
     moving11 = np.where(depths == 11, n_init, 0)
-    st, why = v.depth_verdict(depths, L_star, short, moving11, n_init, 2000, *zero_beyond, probe=(8000, 1, 20),
-                              probe_depth=11)
+    st, why = v.depth_verdict(
+        depths, L_star, short, moving11, n_init, 2000, *zero_beyond, probe=(8000, 1, 20), probe_depth=11
+    )
     assert st == REPRODUCED and "extended automatically" in why
     # ... but not when the extension converged nothing there
-    st, _ = v.depth_verdict(depths, L_star, short, moving11, n_init, 2000, *zero_beyond, probe=(20000, 0, 20),
-                            probe_depth=11)
+    st, _ = v.depth_verdict(
+        depths, L_star, short, moving11, n_init, 2000, *zero_beyond, probe=(20000, 0, 20), probe_depth=11
+    )
     assert st == UNDECIDED
     # a prediction that is 1.1 times too strict (L* = 10 while runs at 11 converge): differs
     bg = np.ones(40, bool)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -17,8 +18,14 @@ from stepsize.book.registry import REPO_ROOT, Chapter, Param, ParameterError
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "stepsize", *args], capture_output=True, text=True,
-                          cwd=REPO_ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "stepsize", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _one_line(r):
@@ -28,6 +35,7 @@ def _one_line(r):
 
 
 # --- item 10: a parameter given twice ---------------------------------------------------------
+
 
 def test_run_refuses_a_parameter_given_twice(tmp_path):
     r = _cli("run", "nar-example1", "-p", "n_init", "5", "-p", "n_init", "7", "--out", str(tmp_path))
@@ -39,6 +47,7 @@ def test_run_refuses_a_parameter_given_twice(tmp_path):
 
 
 # --- item 12: negative values in exponent form reach the range check ---------------------------
+
 
 @pytest.mark.parametrize("value", ["-1e-3", "-1E3", "-.5", "-1"])
 def test_negative_values_reach_the_range_check(value, tmp_path):
@@ -55,12 +64,15 @@ def test_negative_values_in_a_sweep_list(tmp_path):
 
 def test_split_params():
     assert cli.split_params(["run", "x", "-p", "delta", "-1e-3", "--json"]) == (
-        ["run", "x", "--json"], [("delta", "-1e-3")])
+        ["run", "x", "--json"],
+        [("delta", "-1e-3")],
+    )
     with pytest.raises(ParameterError, match="-p needs a NAME and a VALUE"):
         cli.split_params(["run", "x", "-p", "delta"])
 
 
 # --- item 8: --out that cannot hold results ------------------------------------------------
+
 
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_unwritable_out_is_refused_before_any_kernel(command, tmp_path):
@@ -85,6 +97,7 @@ def test_unwritable_out_is_refused_before_any_kernel(command, tmp_path):
 
 # --- item 13: Ctrl-C and failures ------------------------------------------------------------
 
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell without job control starts `cmd &`
 
@@ -95,10 +108,28 @@ def test_ctrl_c_during_run_one_line_no_partial_file(target, tmp_path):
     import psutil
 
     out = tmp_path / "out"
-    p = subprocess.Popen([sys.executable, "-m", "stepsize", "run", "nar-example1", "-p", "n_init", "3000000",
-                          "-p", "n_steps", "2000", "--out", str(out)], cwd=REPO_ROOT, start_new_session=True,
-                         stderr=subprocess.PIPE, text=True,
-                         preexec_fn=_ignore_sigint if "ignored" in target else None)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stepsize",
+            "run",
+            "nar-example1",
+            "-p",
+            "n_init",
+            "3000000",
+            "-p",
+            "n_steps",
+            "2000",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint if "ignored" in target else None,  # noqa: PLW1509 - the case under test
+    )
     partial = out / "nar-example1.partial.ipynb"
     deadline = time.time() + 120
     while time.time() < deadline and not partial.exists() and p.poll() is None:
@@ -120,7 +151,8 @@ def test_ctrl_c_during_run_one_line_no_partial_file(target, tmp_path):
     print(f"Ctrl-C ({target}) to exit: {seconds:.2f} s")
     assert p.returncode == 130
     assert err.strip().splitlines() == [
-        "stepsize run nar-example1: interrupted; the kernel is stopped and nothing was written"], err
+        "stepsize run nar-example1: interrupted; the kernel is stopped and nothing was written"
+    ], err
     assert seconds < 10
     assert list(out.iterdir()) == []
     time.sleep(0.5)
@@ -130,13 +162,16 @@ def test_ctrl_c_during_run_one_line_no_partial_file(target, tmp_path):
 def _broken_chapter(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("x: int = 1  # a number", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print('before')"),
-                nbformat.v4.new_code_cell("1 / (x - x)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x: int = 1  # a number", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('before')"),
+        nbformat.v4.new_code_cell("1 / (x - x)"),
+    ]
     path = tmp_path / "broken.ipynb"
     nbformat.write(nb, path)
-    return Chapter(slug="broken", path=str(path), title="a chapter that fails", part="test",
-                   limits=(Param("x", low=0),))
+    return Chapter(
+        slug="broken", path=str(path), title="a chapter that fails", part="test", limits=(Param("x", low=0),)
+    )
 
 
 @pytest.mark.notebooks
@@ -157,10 +192,15 @@ def test_a_failed_notebook_one_line_with_the_error_and_where_it_is(tmp_path, mon
 
 # --- item 14: long values are cut; YAML's 1e-3 ------------------------------------------------
 
+
 def test_messages_cut_long_values(tmp_path):
     long = "9" * 5000
-    for args in (["run", "nar-example1", "-p", "delta", long], ["run", "nar-example1", "-p", "x" * 5000, "1"],
-                 ["run", "n" * 5000], ["sweep", "nar-example1", "-p", "delta", "0.1," + long]):
+    for args in (
+        ["run", "nar-example1", "-p", "delta", long],
+        ["run", "nar-example1", "-p", "x" * 5000, "1"],
+        ["run", "n" * 5000],
+        ["sweep", "nar-example1", "-p", "delta", "0.1," + long],
+    ):
         r = _cli(*args, "--out", str(tmp_path))
         assert r.returncode == 2
         line = _one_line(r)
@@ -210,7 +250,9 @@ km.interrupt_kernel()
 time.sleep(1)
 km.shutdown_kernel()
 """
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False
+    )
     assert r.returncode == 0, r.stderr
     assert not KERNEL_NOISE.search(r.stderr), r.stderr
     assert "a real kernel error" in r.stderr
@@ -229,12 +271,22 @@ def test_the_environment_loads_the_kernel_config_for_every_kernel():
 
     installed = os.path.join(sys.prefix, "etc", "ipython", "ipython_kernel_config.py")
     assert os.path.isfile(installed), f"{installed} is missing: run `make env`"
-    assert open(installed).read() == KERNEL_CONFIG.read_text()
-    r = subprocess.run([sys.executable, "-c", """
+    assert Path(installed).read_text() == KERNEL_CONFIG.read_text()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            """
 from jupyter_client.manager import start_new_kernel
 km, kc = start_new_kernel(kernel_name="python3")
 km.shutdown_kernel()
-"""], capture_output=True, text=True, timeout=120)
+""",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert not KERNEL_NOISE.search(r.stderr), r.stderr
 

@@ -77,7 +77,7 @@ def test_gd_map_rejects_bad_step():
 
 # --- the one fate rule: settled and linearly stable ---
 
-from stepsize.dynamics import decide_fates, jacobian_fd  # noqa: E402
+from stepsize.dynamics import decide_fates, jacobian_fd
 
 
 def test_decide_fates_rule():
@@ -86,8 +86,15 @@ def test_decide_fates_rule():
     es = np.array([1.5, 2.5, np.nan, np.nan, np.nan, np.nan, 0.1])
     mu = np.array([np.nan, np.nan, np.nan, 0.9, 1.5, np.nan, np.nan])
     kind = decide_fates(period, diverged, es, mu)
-    assert list(kind) == [Fate.CONVERGED, Fate.UNDECIDED, Fate.UNDECIDED, Fate.PERIODIC,
-                          Fate.UNDECIDED, Fate.UNDECIDED, Fate.DIVERGED]
+    assert list(kind) == [
+        Fate.CONVERGED,
+        Fate.UNDECIDED,
+        Fate.UNDECIDED,
+        Fate.PERIODIC,
+        Fate.UNDECIDED,
+        Fate.UNDECIDED,
+        Fate.DIVERGED,
+    ]
 
 
 def test_a_flat_stretch_at_an_unstable_point_is_not_converged():

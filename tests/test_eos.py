@@ -49,8 +49,9 @@ def test_edge_summary_on_a_constructed_run():
     sharp = np.array([[1.0, 2.0, 3.9, 4.1], [1.0, 1.5, 2.0, 2.5]])  # eta 0.5: edge 4; run 1 never reaches it
     loss = np.tile(np.linspace(1.0, 0.1, 31), (2, 1))
     loss[0, 25] = 0.9  # one bump after the edge
-    run = eos.EosRun(etas=np.array([0.5, 0.5]), loss=loss, sharp_steps=steps, sharp=sharp,
-                     diverged=np.array([False, False]))
+    run = eos.EosRun(
+        etas=np.array([0.5, 0.5]), loss=loss, sharp_steps=steps, sharp=sharp, diverged=np.array([False, False])
+    )
     s = eos.edge_summary(run)
     assert list(s.reached) == [True, False]
     assert s.step_reached[0] == 20 and s.sharpening[0] == pytest.approx(3.9)

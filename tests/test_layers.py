@@ -28,8 +28,11 @@ def floor_of(module: str) -> str:
 
 
 #: Imports forbidden on the top floor: (importer, imported).
-TOP_RULES = {("stepsize.sweep", "stepsize.cli"), ("stepsize.runner", "stepsize.cli"),
-             ("stepsize.runner", "stepsize.sweep")}
+TOP_RULES = {
+    ("stepsize.sweep", "stepsize.cli"),
+    ("stepsize.runner", "stepsize.cli"),
+    ("stepsize.runner", "stepsize.sweep"),
+}
 
 
 def module_name(path: Path, root: Path = LIB) -> str:
@@ -80,7 +83,9 @@ def violations(root: Path = LIB) -> list[str]:
             if FLOORS[theirs] > FLOORS[mine]:
                 out.append(f"{path.relative_to(root.parent)}:{line}: {me} ({mine}) imports {target} ({theirs})")
             if (me, target) in TOP_RULES:
-                out.append(f"{path.relative_to(root.parent)}:{line}: {me} imports {target} (runner serves cli and sweep; sweep never imports cli)")
+                out.append(
+                    f"{path.relative_to(root.parent)}:{line}: {me} imports {target} (runner serves cli and sweep; sweep never imports cli)"
+                )
     return out
 
 
@@ -94,14 +99,21 @@ def test_every_module_says_what_it_holds():
         assert doc and doc.strip(), f"{path.relative_to(LIB.parent)}: needs a first sentence saying what it holds"
 
 
-@pytest.mark.parametrize("src, where, needle", [
-    ("from ..book.registry import get\n", "models/probe.py", "stepsize.models.probe (models) imports stepsize.book"),
-    ("from .models import toy\n", "probe.py", "stepsize.probe (core) imports stepsize.models.toy (models)"),
-    ("def f():\n    from ..cli import main\n", "book/probe.py", "stepsize.book.probe (book) imports stepsize.cli"),
-    ("import stepsize.sweep\n", "book/registry/probe.py", "imports stepsize.sweep (top)"),
-    ("from .cli import main\n", "sweep.py", "stepsize.sweep imports stepsize.cli (runner serves"),
-    ("from . import sweep\n", "runner.py", "stepsize.runner imports stepsize.sweep (runner serves"),
-])
+@pytest.mark.parametrize(
+    "src, where, needle",
+    [
+        (
+            "from ..book.registry import get\n",
+            "models/probe.py",
+            "stepsize.models.probe (models) imports stepsize.book",
+        ),
+        ("from .models import toy\n", "probe.py", "stepsize.probe (core) imports stepsize.models.toy (models)"),
+        ("def f():\n    from ..cli import main\n", "book/probe.py", "stepsize.book.probe (book) imports stepsize.cli"),
+        ("import stepsize.sweep\n", "book/registry/probe.py", "imports stepsize.sweep (top)"),
+        ("from .cli import main\n", "sweep.py", "stepsize.sweep imports stepsize.cli (runner serves"),
+        ("from . import sweep\n", "runner.py", "stepsize.runner imports stepsize.sweep (runner serves"),
+    ],
+)
 def test_the_check_fails_on_an_upward_import(tmp_path, src, where, needle):
     """A copy of the package with one bad import: the check names the file, line and floors."""
     import shutil

@@ -1,6 +1,8 @@
 """Tests of the Nar & Sastry Section 2 additions: solution constructors, Theorem 1, Corollary 2,
 and the batched GD runner."""
 
+import itertools
+
 import numpy as np
 import pytest
 from stepsize import bounds
@@ -20,14 +22,17 @@ def _two_over_lambda_max(Ws, R):
 def test_constructors_give_solutions():
     rng = np.random.default_rng(1)
     R = _R0()
-    for Ws in (linear.balanced_solution(R, 3), linear.balanced_solution(R, 4, B=3, rng=rng),
-               linear.rescaled(linear.balanced_solution(R, 3), [2.0, 0.25, 2.0]),
-               linear.random_solution(R, 3, 4, rng)):
+    for Ws in (
+        linear.balanced_solution(R, 3),
+        linear.balanced_solution(R, 4, B=3, rng=rng),
+        linear.rescaled(linear.balanced_solution(R, 3), [2.0, 0.25, 2.0]),
+        linear.random_solution(R, 3, 4, rng),
+    ):
         assert np.allclose(linear.product(Ws), R, atol=1e-12)
         assert np.all(linear.loss(Ws, linear.whitened(R)) < 1e-12)
     # balanced: W_{j+1}^T W_{j+1} = W_j W_j^T and equal singular values in every layer
     Ws = linear.balanced_solution(R, 4, B=2, rng=rng)
-    for a, b in zip(Ws[:-1], Ws[1:]):
+    for a, b in itertools.pairwise(Ws):
         assert np.allclose(np.swapaxes(b, 1, 2) @ b, a @ np.swapaxes(a, 1, 2), atol=1e-12)
     s = np.linalg.svd(R, compute_uv=False) ** 0.25
     for W in Ws:
@@ -74,9 +79,11 @@ def test_theorem1_never_below_stability_limit():
         R = rng.standard_normal((n, n))
         a = rng.normal(size=(4, L))
         c = np.exp(a - a.mean(axis=1, keepdims=True))  # random rescalings with prod c_j = 1
-        cases = [linear.random_solution(R, L, 6, rng),
-                 linear.balanced_solution(R, L, B=3, rng=rng),
-                 linear.rescaled(linear.balanced_solution(R, L, B=4, rng=rng), c)]
+        cases = [
+            linear.random_solution(R, L, 6, rng),
+            linear.balanced_solution(R, L, B=3, rng=rng),
+            linear.rescaled(linear.balanced_solution(R, L, B=4, rng=rng), c),
+        ]
         for Ws in cases:
             b = bounds.theorem1_bound(Ws)
             lim = _two_over_lambda_max(Ws, R)

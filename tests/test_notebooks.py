@@ -20,7 +20,7 @@ def _run(slug, params, out):
     args = [sys.executable, "-m", "stepsize", "run", slug, "--json", "--out", str(out)]
     for k, v in params.items():
         args += ["-p", k, str(v)]
-    r = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    r = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout)
 
@@ -51,8 +51,14 @@ def test_plain_papermill_bad_value_stops_in_first_cell(tmp_path):
 
     ch = chapters.get("nar-example1")
     with pytest.raises(pm.PapermillExecutionError, match="'delta' must be a number in"):
-        pm.execute_notebook(str(ch.notebook), str(tmp_path / "out.ipynb"), parameters={"delta": "abc"},
-                            cwd=str(ch.notebook.parent), kernel_name="python3", progress_bar=False)
+        pm.execute_notebook(
+            str(ch.notebook),
+            str(tmp_path / "out.ipynb"),
+            parameters={"delta": "abc"},
+            cwd=str(ch.notebook.parent),
+            kernel_name="python3",
+            progress_bar=False,
+        )
 
 
 @pytest.mark.notebooks
@@ -61,5 +67,11 @@ def test_plain_papermill_broken_rule_stops_in_first_cell(tmp_path):
 
     ch = chapters.get("nar-theorem3")
     with pytest.raises(pm.PapermillExecutionError, match="must satisfy n_negative < dim"):
-        pm.execute_notebook(str(ch.notebook), str(tmp_path / "out.ipynb"), parameters={"dim": 3, "n_negative": 3},
-                            cwd=str(ch.notebook.parent), kernel_name="python3", progress_bar=False)
+        pm.execute_notebook(
+            str(ch.notebook),
+            str(tmp_path / "out.ipynb"),
+            parameters={"dim": 3, "n_negative": 3},
+            cwd=str(ch.notebook.parent),
+            kernel_name="python3",
+            progress_bar=False,
+        )

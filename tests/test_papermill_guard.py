@@ -12,8 +12,11 @@ from stepsize.book.registry import REPO_ROOT, ParameterError
 def test_injected_names_read_from_the_input_history():
     from stepsize.book.registry import injected_names
 
-    history = ["", "delta: float = 0.5  # step size\nseed: int = 0  # seed",
-               "# Parameters\ndelta = 0.2\nfoo = 1\nn_init: int = 5\n"]
+    history = [
+        "",
+        "delta: float = 0.5  # step size\nseed: int = 0  # seed",
+        "# Parameters\ndelta = 0.2\nfoo = 1\nn_init: int = 5\n",
+    ]
     assert injected_names(history) == ["delta", "foo", "n_init"]
     assert injected_names(["x = 1", "print(2)"]) == []  # nothing injected (nbval, Jupyter Book)
     # the latest injected cell counts
@@ -30,14 +33,33 @@ def test_check_parameters_outside_a_kernel_still_validates():
 
 def _papermill(tmp_path, *args):
     out = tmp_path / "out.ipynb"
-    return subprocess.run([sys.executable, "-m", "papermill", str(REPO_ROOT / "book/nar-sastry/example1.ipynb"),
-                           str(out), "--cwd", str(REPO_ROOT / "book/nar-sastry"), *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(REPO_ROOT / "book/nar-sastry/example1.ipynb"),
+            str(out),
+            "--cwd",
+            str(REPO_ROOT / "book/nar-sastry"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _cli_message(*args):
-    r = subprocess.run([sys.executable, "-m", "stepsize", "run", "nar-example1", *args], capture_output=True,
-                       text=True, cwd=REPO_ROOT, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "stepsize", "run", "nar-example1", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 2
     return r.stderr.strip().removeprefix("error: ")
 

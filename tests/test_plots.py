@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from stepsize import plots
 
 #: ΔE*ab below which two roles could be confused by a reader (about 10 is "clearly different").

@@ -271,6 +271,12 @@ def test_pre_commit_hooks_use_the_pinned_tools_with_makes_arguments():
         assert cmd in makefile, cmd
 
 
+def test_make_test_runs_the_lint_first():
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert recipe[1].strip() == "@$(MAKE) --no-print-directory lint", recipe[:3]
+
+
 # --- the PDF edition ---------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -33,8 +33,7 @@ def test_claim_status_vocabulary():
 def test_claim_check_glues_four_verdicts_and_refuses_reproduced_nan(monkeypatch):
     glued = {}
     monkeypatch.setattr(replication, "glue", lambda name, value, sig=4: glued.__setitem__(name, rounded(value, sig)))
-    md = replication.claim_check("k", "a claim", 1.0, 0.75, status=UNDECIDED, reason="raise n",
-                                 interval=(0.51, 0.9))
+    md = replication.claim_check("k", "a claim", 1.0, 0.75, status=UNDECIDED, reason="raise n", interval=(0.51, 0.9))
     assert glued["claim_k_status"] == UNDECIDED and glued["claim_k_low"] == 0.51
     assert "95% CI" in md.data and "undecided" in md.data
     md = replication.claim_check("n", "a claim", 1.0, float("nan"), status="not applicable")
@@ -46,8 +45,9 @@ def test_claim_check_glues_four_verdicts_and_refuses_reproduced_nan(monkeypatch)
 def test_claim_check_paper_text_replaces_a_misleading_number(monkeypatch):
     glued = {}
     monkeypatch.setattr(replication, "glue", lambda name, value, sig=None: glued.__setitem__(name, value))
-    md = replication.claim_check("t", "at least one", 1, 3, passed=True, paper_text="≥ 1",
-                                 reproduced_label="cycles found")
+    md = replication.claim_check(
+        "t", "at least one", 1, 3, passed=True, paper_text="≥ 1", reproduced_label="cycles found"
+    )
     assert "| ≥ 1 | 3 | **reproduced** |" in md.data
     assert "reproduced (cycles found)" in md.data
     assert glued["claim_t_paper_text"] == "≥ 1" and glued["claim_t_paper"] == 1

@@ -10,7 +10,8 @@ from stepsize.verdicts import VERDICTS
 
 def test_scorecard_is_up_to_date():
     assert scorecard.SCORECARD.read_text() == scorecard.render(scorecard.collect()), (
-        "book/scorecard.md is stale: run `python -m stepsize scorecard`")
+        "book/scorecard.md is stale: run `python -m stepsize scorecard`"
+    )
 
 
 def test_every_chapter_has_claims_and_each_is_listed():

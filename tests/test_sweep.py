@@ -38,13 +38,31 @@ def test_a_failed_run_is_recorded_not_raised(tmp_path, monkeypatch):
     res = sweep.execute_run(run, str(tmp_path))
     assert res["status"] == "failed" and "ZeroDivisionError" in res["error"]
     assert json.loads((tmp_path / "runs" / run.run_id / "result.json").read_text())["status"] == "failed"
-    rows = list(csv.DictReader(open(sweep.write_summary([res], tmp_path))))
+    rows = list(csv.DictReader(sweep.write_summary([res], tmp_path).read_text().splitlines()))
     assert rows[0]["status"] == "failed" and rows[0]["delta"] == "0.3"
 
 
 def _sweep_cmd(out, *extra):
-    return [sys.executable, "-m", "stepsize", "sweep", "nar-example1", "-p", "delta", "0.2,0.5",
-            "-p", "n_init", "200,500,1000", "--seeds", "2", "--jobs", "2", "--out", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "stepsize",
+        "sweep",
+        "nar-example1",
+        "-p",
+        "delta",
+        "0.2,0.5",
+        "-p",
+        "n_init",
+        "200,500,1000",
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _results(out):
@@ -54,8 +72,9 @@ def _results(out):
 @pytest.mark.notebooks
 def test_sweep_resumes_after_kill_without_repeating(tmp_path):
     out = tmp_path / "sw"
-    proc = subprocess.Popen(_sweep_cmd(out), cwd=REPO_ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _sweep_cmd(out), cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 300
     while len(_results(out)) < 3 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -64,16 +83,17 @@ def test_sweep_resumes_after_kill_without_repeating(tmp_path):
     before = _results(out)
     assert 3 <= len(before) < 12, f"kill came too late or too early: {len(before)} finished"
 
-    r = subprocess.run(_sweep_cmd(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(_sweep_cmd(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
     after = _results(out)
     assert len(after) == 12
     assert all(after[k] == t for k, t in before.items()), "a finished run was executed again"
 
-    rows = list(csv.DictReader(open(out / "summary.csv")))
+    rows = list(csv.DictReader((out / "summary.csv").read_text().splitlines()))
     assert len(rows) == 12
     assert {(r["delta"], r["n_init"], r["seed"]) for r in rows} == {
-        (d, n, s) for d in ("0.2", "0.5") for n in ("200", "500", "1000") for s in ("0", "1")}
+        (d, n, s) for d in ("0.2", "0.5") for n in ("200", "500", "1000") for s in ("0", "1")
+    }
     for row in rows:
         assert row["status"] == "ok"
         assert float(row["orbit_amplitude"]) == pytest.approx(float(row["delta"]) ** 2 / 4, rel=1e-6)
@@ -94,6 +114,7 @@ def test_sweep_on_a_dask_cluster(tmp_path):
 
 # --- item 1: duplicate values -----------------------------------------------------------------
 
+
 def test_duplicate_values_run_once_with_a_note():
     ch = chapters.get("nar-example1")
     notes = []
@@ -106,24 +127,47 @@ def test_duplicate_values_run_once_with_a_note():
 @pytest.mark.notebooks
 def test_duplicate_values_note_on_the_command_line(tmp_path):
     out = tmp_path / "sw"
-    r = subprocess.run([sys.executable, "-m", "stepsize", "sweep", "nar-example1", "-p", "n_init", "3,3,03",
-                        "-p", "n_steps", "10", "--jobs", "2", "--out", str(out)], cwd=REPO_ROOT,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stepsize",
+            "sweep",
+            "nar-example1",
+            "-p",
+            "n_init",
+            "3,3,03",
+            "-p",
+            "n_steps",
+            "10",
+            "--jobs",
+            "2",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert "note: n_init: '3, 03' repeat an earlier value" in r.stderr and "1 run ->" in r.stderr
     assert "1 ok, 0 failed" in r.stderr
     assert len(list((out / "runs").glob("*/result.json"))) == 1
-    assert len(list(csv.DictReader(open(out / "summary.csv")))) == 1
+    assert len(list(csv.DictReader((out / "summary.csv").read_text().splitlines()))) == 1
 
 
 # --- item 5: grid cap, before expanding anything ------------------------------------------------
+
 
 def test_grid_cap_is_checked_before_expanding():
     ch = chapters.get("nar-example1")
     big = ",".join(str(i) for i in range(1, 1001))
     t0 = time.monotonic()
-    with pytest.raises(ParameterError, match="the grid has 1,000,000 runs, more than the limit of 10,000; "
-                                             "give --max-runs 1000000"):
+    with pytest.raises(
+        ParameterError, match="the grid has 1,000,000 runs, more than the limit of 10,000; give --max-runs 1000000"
+    ):
         sweep.parse_grid(ch, [("n_init", big), ("n_steps", big)], seeds=1)
     with pytest.raises(ParameterError, match="1,000,000,000 runs"):
         sweep.parse_grid(ch, [("n_init", "5")], seeds=10**9)
@@ -134,8 +178,14 @@ def test_grid_cap_is_checked_before_expanding():
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "stepsize", *args], capture_output=True, text=True,
-                          cwd=REPO_ROOT, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "stepsize", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_grid_cap_on_the_command_line(tmp_path):
@@ -148,6 +198,7 @@ def test_grid_cap_on_the_command_line(tmp_path):
 
 
 # --- item 6: --plot checked up front ------------------------------------------------------------
+
 
 def test_plot_name_is_checked_before_any_run(tmp_path):
     r = _cli("sweep", "nar-example1", "-p", "n_init", "5,6", "--plot", "no_such_value", "--out", str(tmp_path / "sw"))
@@ -163,10 +214,14 @@ def test_plot_name_is_checked_before_any_run(tmp_path):
 
 # --- item 7: a bad --dask address -----------------------------------------------------------------
 
-@pytest.mark.parametrize("address, needle", [
-    ("tcp://127.0.0.1:1", "no Dask scheduler answered within 10 s"),
-    ("not an address", "is not a Dask scheduler address"),
-])
+
+@pytest.mark.parametrize(
+    "address, needle",
+    [
+        ("tcp://127.0.0.1:1", "no Dask scheduler answered within 10 s"),
+        ("not an address", "is not a Dask scheduler address"),
+    ],
+)
 def test_bad_dask_address_one_line(address, needle, tmp_path):
     t0 = time.monotonic()
     r = _cli("sweep", "nar-example1", "-p", "n_init", "5", "--dask", address, "--out", str(tmp_path / "sw"))
@@ -180,15 +235,29 @@ def test_bad_dask_address_one_line(address, needle, tmp_path):
 
 # --- item 9: summary.csv and summary.png -----------------------------------------------------------
 
+
 def _fake_results():
     out = []
     for delta in (0.01, 0.1, 1.0):
         for seed in (0, 1):
-            amp = delta ** 2 / 4 * (1 + 0.01 * seed)
-            out.append({"run_id": f"d{delta}s{seed}", "slug": "nar-example1",
-                        "params": {"delta": delta, "seed": seed}, "status": "ok", "seconds": 1.0, "error": "",
-                        "values": {"delta": delta, "orbit_amplitude": amp, "orbit_amplitude_theory": delta ** 2 / 4,
-                                   "claim_ex1_orbit_reproduced": amp, "claim_ex1_orbit_paper": delta ** 2 / 4}})
+            amp = delta**2 / 4 * (1 + 0.01 * seed)
+            out.append(
+                {
+                    "run_id": f"d{delta}s{seed}",
+                    "slug": "nar-example1",
+                    "params": {"delta": delta, "seed": seed},
+                    "status": "ok",
+                    "seconds": 1.0,
+                    "error": "",
+                    "values": {
+                        "delta": delta,
+                        "orbit_amplitude": amp,
+                        "orbit_amplitude_theory": delta**2 / 4,
+                        "claim_ex1_orbit_reproduced": amp,
+                        "claim_ex1_orbit_paper": delta**2 / 4,
+                    },
+                }
+            )
     return out
 
 
@@ -222,22 +291,33 @@ def test_summary_plot_has_labels_log_axes_spread_and_theory(tmp_path):
 
 # --- item 4: one sweep per folder ---------------------------------------------------------------
 
+
 def test_lock_refuses_a_second_sweep_and_is_never_stale(tmp_path):
-    with sweep.sweep_lock(tmp_path):
-        with pytest.raises(sweep.SweepBusy, match=f"is in use by another sweep: pid {os.getpid()} \\(running\\)"):
-            with sweep.sweep_lock(tmp_path):
-                pass
+    with (
+        sweep.sweep_lock(tmp_path),
+        pytest.raises(sweep.SweepBusy, match=f"is in use by another sweep: pid {os.getpid()} \\(running\\)"),
+        sweep.sweep_lock(tmp_path),
+    ):
+        pass
     with sweep.sweep_lock(tmp_path):  # released
         pass
     # a holder killed with SIGKILL leaves no lock behind
-    holder = subprocess.Popen([sys.executable, "-c", f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import time
 from pathlib import Path
 from stepsize import sweep
 with sweep.sweep_lock(Path({str(tmp_path)!r})):
     print("held", flush=True)
     time.sleep(60)
-"""], stdout=subprocess.PIPE, text=True)
+""",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(sweep.SweepBusy, match=f"pid {holder.pid}"), sweep.sweep_lock(tmp_path):
         pass
@@ -249,8 +329,26 @@ with sweep.sweep_lock(Path({str(tmp_path)!r})):
 
 def _slow_sweep(out, *extra):
     # 6 runs of a few seconds each on this machine
-    return [sys.executable, "-m", "stepsize", "sweep", "nar-example1", "-p", "n_init", "300000",
-            "-p", "delta", "0.2,0.3,0.4", "--seeds", "2", "--jobs", "2", "--out", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "stepsize",
+        "sweep",
+        "nar-example1",
+        "-p",
+        "n_init",
+        "300000",
+        "-p",
+        "delta",
+        "0.2,0.3,0.4",
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def _descendants(pid):
@@ -268,13 +366,19 @@ def _alive(procs):
 @pytest.mark.notebooks
 def test_second_sweep_on_the_same_folder_refuses(tmp_path):
     out = tmp_path / "sw"
-    first = subprocess.Popen(_slow_sweep(out), cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
+    first = subprocess.Popen(
+        _slow_sweep(out),
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     while not (out / sweep.LOCK_NAME).exists() or not (out / sweep.LOCK_NAME).read_text():
         assert time.time() < deadline and first.poll() is None
         time.sleep(0.1)
-    r = subprocess.run(_slow_sweep(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(_slow_sweep(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and f"is in use by another sweep: pid {first.pid} (running)" in lines[0], r.stderr
@@ -291,8 +395,14 @@ def _executions(out):
 @pytest.mark.parametrize("target", ["group", "parent"])
 def test_ctrl_c_stops_a_sweep_promptly_and_resumes(target, tmp_path):
     out = tmp_path / "sw"
-    proc = subprocess.Popen(_slow_sweep(out), cwd=REPO_ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _slow_sweep(out),
+        cwd=REPO_ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 300
     while len(_results(out)) < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -309,8 +419,9 @@ def test_ctrl_c_stops_a_sweep_promptly_and_resumes(target, tmp_path):
     before = _results(out)
     print(f"Ctrl-C ({target}) to exit: {seconds:.2f} s; {len(before)} of 6 finished")
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == \
-        f"interrupted: {len(before)} of 6 finished; run the same command to resume", err
+    assert (
+        err.strip().splitlines()[-1] == f"interrupted: {len(before)} of 6 finished; run the same command to resume"
+    ), err
     assert "Traceback" not in err
     assert seconds < 10
     assert 1 <= len(before) < 6
@@ -319,7 +430,7 @@ def test_ctrl_c_stops_a_sweep_promptly_and_resumes(target, tmp_path):
     assert _results(out) == before, "a run finished after the interrupt"
     assert not list((out / "runs").glob("*/*.partial.ipynb"))
 
-    r = subprocess.run(_slow_sweep(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(_slow_sweep(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
     after = _results(out)
     assert len(after) == 6
@@ -331,8 +442,9 @@ def test_ctrl_c_stops_a_sweep_promptly_and_resumes(target, tmp_path):
 @pytest.mark.notebooks
 def test_killed_sweep_leaves_no_workers_and_resume_repeats_nothing(tmp_path):
     out = tmp_path / "sw"
-    proc = subprocess.Popen(_slow_sweep(out), cwd=REPO_ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _slow_sweep(out), cwd=REPO_ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 300
     while len(_results(out)) < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -353,7 +465,7 @@ def test_killed_sweep_leaves_no_workers_and_resume_repeats_nothing(tmp_path):
     assert _results(out) == before, "an orphan finished a run after the kill"
     with sweep.sweep_lock(out):  # no stale lock
         pass
-    r = subprocess.run(_slow_sweep(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(_slow_sweep(out), cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0, r.stderr[-2000:]
     after = _results(out)
     assert len(after) == 6

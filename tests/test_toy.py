@@ -60,8 +60,8 @@ def test_fates_equals_plain_loop_bit_for_bit():
     for i in range(n):
         kind, period, steps, x, y = toy.fate_plain(x0[i], y0[i], eta[i], 300)
         assert (f.kind[i], f.period[i], f.steps[i]) == (kind, period, steps)
-        assert (f.x[i] == x or (math.isnan(x) and math.isnan(f.x[i])))
-        assert (f.y[i] == y or (math.isnan(y) and math.isnan(f.y[i])))
+        assert f.x[i] == x or (math.isnan(x) and math.isnan(f.x[i]))
+        assert f.y[i] == y or (math.isnan(y) and math.isnan(f.y[i]))
     assert len(set(f.kind.tolist())) >= 3  # converged, periodic and diverged all occur
     # a run that overflows inside a block is classified, not raised (Python's ** would raise)
     assert toy.fate_plain(50.0, 60.0, 0.9, 64)[0] == int(Fate.DIVERGED)

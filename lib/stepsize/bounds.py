@@ -103,15 +103,15 @@ def theorem1_curvature(Ws: list[np.ndarray]) -> np.ndarray:
     for W in Ws[1:]:
         P = W @ P
     U, _, Vt = np.linalg.svd(P)
-    u, v = U[:, :, 0], Vt[:, 0, :]                      # (B, d_L), (B, d_0)
+    u, v = U[:, :, 0], Vt[:, 0, :]  # (B, d_L), (B, d_0)
     L = len(Ws)
-    q = [v]                                              # q_0, ..., q_{L-1}
+    q = [v]  # q_0, ..., q_{L-1}
     for j in range(L - 1):
         q.append(np.einsum("bij,bj->bi", Ws[j], q[-1]))
-    p = [u]                                              # p_{L+1}, p_L, ..., p_2
+    p = [u]  # p_{L+1}, p_L, ..., p_2
     for j in range(L - 1, 0, -1):
         p.append(np.einsum("bi,bij->bj", p[-1], Ws[j]))
-    p = p[::-1]                                          # p[j-1] = p_{j+1}, j = 1..L
+    p = p[::-1]  # p[j-1] = p_{j+1}, j = 1..L
     return sum(np.sum(p[j] ** 2, axis=1) * np.sum(q[j] ** 2, axis=1) for j in range(L))
 
 

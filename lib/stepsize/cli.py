@@ -7,7 +7,6 @@ a bad call exits with status 2 and one line naming the problem and the allowed v
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import signal
@@ -15,11 +14,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import runner
 from .book import registry as chapters
 from .book.registry import ParameterError
 from .book.registry.core import cut
@@ -31,6 +29,7 @@ EXIT_INTERRUPTED = 130
 
 def check_out_dir(path: Path) -> Path:
     """Create ``path`` if needed and prove it writable (a file is made and removed), or refuse it."""
+
     def refuse(why: str) -> ParameterError:
         return ParameterError(f"--out {cut(str(path))} is not a writable folder ({why})")
 
@@ -80,8 +79,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         values = execute_chapter(ch, params, out)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print(f"stepsize run {ch.slug}: interrupted; the kernel is stopped and nothing was written",
-              file=sys.stderr)
+        print(f"stepsize run {ch.slug}: interrupted; the kernel is stopped and nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except NotebookFailed as e:
         print(f"stepsize run {ch.slug}: the notebook failed: {e}", file=sys.stderr)
@@ -127,8 +125,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise ParameterError(f"--jobs must be an integer >= 1; got {args.jobs}")
     notes: list[str] = []
-    runs = parse_grid(ch, [(n, v) for n, v in (args.param or [])], args.seeds, max_runs=args.max_runs,
-                      notes=notes)
+    runs = parse_grid(ch, [(n, v) for n, v in (args.param or [])], args.seeds, max_runs=args.max_runs, notes=notes)
     if args.plot is not None:
         check_plot_name(ch, args.plot)
     out = check_out_dir(Path(args.out or f"sweeps/{ch.slug}"))
@@ -138,16 +135,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"{ch.slug}: {len(runs)} run{'s' if len(runs) != 1 else ''} -> {out}", file=sys.stderr)
         try:
-            results = run_sweep(runs, out, jobs=args.jobs, retry_failed=args.retry_failed, client=client,
-                                lock=False)
+            results = run_sweep(runs, out, jobs=args.jobs, retry_failed=args.retry_failed, client=client, lock=False)
         except SweepInterrupted as e:
             print(str(e), file=sys.stderr)
             return EXIT_INTERRUPTED
     csv_path = write_summary(results, out)
     png = plot_summary(results, out, args.plot)
     failed = [r for r in results if r["status"] != "ok"]
-    print(f"{len(results) - len(failed)} ok, {len(failed)} failed; summary: {csv_path}"
-          + (f", plot: {png}" if png else ""), file=sys.stderr)
+    print(
+        f"{len(results) - len(failed)} ok, {len(failed)} failed; summary: {csv_path}"
+        + (f", plot: {png}" if png else ""),
+        file=sys.stderr,
+    )
     for r in failed:
         print(f"  failed {r['run_id']}: {r['error']}", file=sys.stderr)
     return 1 if failed else 0
@@ -169,24 +168,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="execute one chapter with parameters (papermill)")
     run.add_argument("slug", help="chapter slug (see `list`)")
-    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                     help="set a parameter; repeatable")
+    run.add_argument(
+        "-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter; repeatable"
+    )
     run.add_argument("--out", default="runs", help="folder for the executed notebook (default: runs/)")
     run.add_argument("--json", action="store_true", help="print every glued value as one JSON object")
     run.set_defaults(func=_cmd_run)
 
     sw = sub.add_parser("sweep", help="run a grid of parameter values (x seeds) of one chapter")
     sw.add_argument("slug", help="chapter slug (see `list`)")
-    sw.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
-                    help="a parameter and its comma-separated values; repeatable (grid = product)")
+    sw.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "V1,V2,..."),
+        help="a parameter and its comma-separated values; repeatable (grid = product)",
+    )
     sw.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 for each grid point (default 1)")
     sw.add_argument("--jobs", type=int, default=None, help="parallel processes (default: number of cores)")
-    sw.add_argument("--dask", metavar="ADDRESS", help="send the runs to this Dask scheduler instead (it must answer within 10 s)")
+    sw.add_argument(
+        "--dask", metavar="ADDRESS", help="send the runs to this Dask scheduler instead (it must answer within 10 s)"
+    )
     sw.add_argument("--out", help="sweep folder (default: sweeps/SLUG)")
     sw.add_argument("--plot", metavar="NAME", help="glued value to plot (default: the first claim)")
     sw.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
-    sw.add_argument("--max-runs", type=int, default=None, metavar="N",
-                    help="allow grids of up to N runs (default: 10000)")
+    sw.add_argument(
+        "--max-runs", type=int, default=None, metavar="N", help="allow grids of up to N runs (default: 10000)"
+    )
     sw.set_defaults(func=_cmd_sweep)
 
     sc = sub.add_parser("scorecard", help="regenerate book/scorecard.md from the chapters' claim checks")

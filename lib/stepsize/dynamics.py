@@ -23,9 +23,9 @@ is ``lambda_min(DG) > -1``). A run that looks flat but sits where GD cannot stay
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Callable
 
 import numpy as np
 
@@ -237,7 +237,7 @@ def jacobian_fd(step: StepMap, x: np.ndarray, rel_h: float = 1e-6) -> np.ndarray
             up, dn = X + e, X - e
             gp = step(up[:, 0] if scalar else up.reshape(x.shape))
             gm = step(dn[:, 0] if scalar else dn.reshape(x.shape))
-            J[:, :, i] = (np.reshape(gp, (n, d)) - np.reshape(gm, (n, d))) / (2.0 * h[:, i:i + 1])
+            J[:, :, i] = (np.reshape(gp, (n, d)) - np.reshape(gm, (n, d))) / (2.0 * h[:, i : i + 1])
     return J
 
 
@@ -326,8 +326,16 @@ def classify(
         center[sel] = c
         dev = (orbit - c).reshape(p, orbit.shape[1], -1)
         amplitude[sel] = np.sqrt(np.sum(dev**2, axis=2)).max(axis=0)
-    return Fates(kind=kind, period=period, final=tail[-1], orbit_center=center, amplitude=amplitude,
-                 diverged_at=diverged_at, eta_sharpness=es, multiplier=mu)
+    return Fates(
+        kind=kind,
+        period=period,
+        final=tail[-1],
+        orbit_center=center,
+        amplitude=amplitude,
+        diverged_at=diverged_at,
+        eta_sharpness=es,
+        multiplier=mu,
+    )
 
 
 def nearest_fixed_point(fates: Fates, candidates: np.ndarray, atol: float = 1e-6) -> np.ndarray:

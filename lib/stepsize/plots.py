@@ -7,18 +7,18 @@ Helpers draw on an ``Axes`` they are given and return nothing to print.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 #: Colours by role, used by every chapter so a reader learns them once: the Okabe-Ito palette
 #: (Okabe & Ito 2008), which stays distinguishable under the common colour-vision deficiencies.
 COLORS = {
-    "theory": "#D55E00",     # vermillion: the paper's formula (drawn dashed as well)
-    "measured": "#0072B2",   # blue: the simulation
+    "theory": "#D55E00",  # vermillion: the paper's formula (drawn dashed as well)
+    "measured": "#0072B2",  # blue: the simulation
     "converged": "#009E73",  # bluish green
-    "periodic": "#E69F00",   # orange
-    "diverged": "#555555",   # dark grey
+    "periodic": "#E69F00",  # orange
+    "diverged": "#555555",  # dark grey
     "undecided": "#CC79A7",  # reddish purple
 }
 
@@ -27,23 +27,25 @@ def use_style() -> None:
     """Set the book's matplotlib style (PNG output, readable sizes, no TeX needed)."""
     import matplotlib as mpl
 
-    mpl.rcParams.update({
-        "figure.figsize": (6.4, 3.8),
-        "figure.dpi": 100,
-        "savefig.dpi": 100,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "font.size": 11,
-        "axes.titlesize": 11,
-        "axes.labelsize": 11,
-        "xtick.labelsize": 10,
-        "ytick.labelsize": 10,
-        "legend.fontsize": 10,
-        "legend.frameon": False,
-        "text.usetex": False,
-    })
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.8),
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 11,
+            "axes.titlesize": 11,
+            "axes.labelsize": 11,
+            "xtick.labelsize": 10,
+            "ytick.labelsize": 10,
+            "legend.fontsize": 10,
+            "legend.frameon": False,
+            "text.usetex": False,
+        }
+    )
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
@@ -52,8 +54,14 @@ def use_style() -> None:
         pass
 
 
-def cobweb(ax, step: Callable[[np.ndarray], np.ndarray], x0: float, n_steps: int,
-           xlim: tuple[float, float], color: str = COLORS["measured"]) -> None:
+def cobweb(
+    ax,
+    step: Callable[[np.ndarray], np.ndarray],
+    x0: float,
+    n_steps: int,
+    xlim: tuple[float, float],
+    color: str = COLORS["measured"],
+) -> None:
     """Draw the cobweb diagram of the 1-D map ``step`` from ``x0`` on ``ax``.
 
     The map's graph and the diagonal are drawn over ``xlim``; then the path
@@ -78,20 +86,20 @@ def cobweb(ax, step: Callable[[np.ndarray], np.ndarray], x0: float, n_steps: int
 #: Machado, Oliveira & Fernandes (2009) matrices, severity 1, acting on linear RGB: what a viewer with
 #: protanopia, deuteranopia or tritanopia sees of a colour.
 CVD_MATRICES = {
-    "protanopia": np.array([[0.152286, 1.052583, -0.204868],
-                            [0.114503, 0.786281, 0.099216],
-                            [-0.003882, -0.048116, 1.051998]]),
-    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968],
-                              [0.280085, 0.672501, 0.047413],
-                              [-0.011820, 0.042940, 0.968881]]),
-    "tritanopia": np.array([[1.255528, -0.076749, -0.178779],
-                            [-0.078411, 0.930809, 0.147602],
-                            [0.004733, 0.691367, 0.303900]]),
+    "protanopia": np.array(
+        [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+    ),
+    "deuteranopia": np.array(
+        [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+    ),
+    "tritanopia": np.array(
+        [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602], [0.004733, 0.691367, 0.303900]]
+    ),
 }
 
 
 def _linear_rgb(hex_colors: list[str]) -> np.ndarray:
-    rgb = np.array([[int(h.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)] for h in hex_colors])
+    rgb = np.array([[int(h.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)] for h in hex_colors])
     return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
 
 

@@ -90,8 +90,10 @@ def execute_chapter(ch: Chapter, params: dict[str, Any], out: Path, kernel: str 
 def _ctrl_c_kills_kernels() -> Iterator[None]:
     """While active (main thread, Ctrl-C not ignored): Ctrl-C first kills the kernels, then raises
     KeyboardInterrupt, so no kernel is interrupted mid-cell and left to print a traceback."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield
         return
 
@@ -117,12 +119,12 @@ def kill_children() -> None:
     """Kill this process's children (the kernels it started) at once."""
     try:
         import psutil
-
+    except ImportError:
+        return
+    try:
         kids = psutil.Process().children(recursive=True)
-    except Exception:  # no psutil, or the process table moved under us
+    except psutil.Error:  # the process table moved under us
         return
     for k in kids:
-        try:
+        with contextlib.suppress(psutil.Error):  # it ended by itself meanwhile
             k.kill()
-        except Exception:
-            pass

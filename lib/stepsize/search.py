@@ -10,8 +10,8 @@ Several independent boundaries (one per row) are searched together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -88,8 +88,9 @@ def multisection(
     rounds : number of rounds.
     log : space the candidates geometrically (for scale parameters; needs ``lo > 0``).
     """
-    lo_a, hi_a = np.broadcast_arrays(np.atleast_1d(np.asarray(lo, dtype=float)),
-                                     np.atleast_1d(np.asarray(hi, dtype=float)))
+    lo_a, hi_a = np.broadcast_arrays(
+        np.atleast_1d(np.asarray(lo, dtype=float)), np.atleast_1d(np.asarray(hi, dtype=float))
+    )
     lo_a, hi_a = lo_a.copy(), hi_a.copy()
     if lo_a.ndim != 1 or not np.all(lo_a < hi_a):
         raise ValueError("need 1-D brackets with lo < hi")

@@ -41,8 +41,7 @@ class Share:
         ``0.9996-1``, not ``1-1``; ``digits`` asks for that many significant digits instead.
         """
         if digits is not None:
-            return (f"{self.k} of {self.n} ({self.p:.{digits}g}, 95% CI "
-                    f"{self.lo:.{digits}g}–{self.hi:.{digits}g})")
+            return f"{self.k} of {self.n} ({self.p:.{digits}g}, 95% CI {self.lo:.{digits}g}–{self.hi:.{digits}g})"
         return f"{self.k} of {self.n} ({_trim(self.p)}, 95% CI {_trim(self.lo)}–{_trim(self.hi)})"
 
 
@@ -103,7 +102,7 @@ def n_needed(p: float, threshold: float, z: float = Z95, n_max: int = 10**7) -> 
         if (p > threshold and lo > threshold) or (p < threshold and hi < threshold):
             return n
         n *= 2 if n < 64 else 1.25
-        n = int(math.ceil(n))
+        n = math.ceil(n)
     return None
 
 
@@ -136,6 +135,6 @@ def share_verdict(s: Share, claim: Claim, threshold: float = 0.5, *, min_lo: flo
         lo = s.lo if claim == "all" else 1.0 - s.hi
         if lo >= min_lo:
             return REPRODUCED, f"{shown}: no counter-example."
-        need = int(math.ceil(Z95**2 * min_lo / (1.0 - min_lo)))
+        need = math.ceil(Z95**2 * min_lo / (1.0 - min_lo))
         return UNDECIDED, f"{shown}: no counter-example, but {s.n} instances are too few; about {need} would decide it."
     raise ValueError(f"share_verdict: claim must be one of at_least, at_most, all, none; got {claim!r}")

@@ -15,7 +15,7 @@ No routine here runs a fixed number of iterations and trusts the result:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -83,9 +83,7 @@ def lambda_max_hvp(hvp: Callable[[np.ndarray], np.ndarray], dim: int, **kw) -> f
     return top_eigenpair_hvp(hvp, dim, **kw)[0]
 
 
-def lambda_max(
-    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, dense_below: int = 400, **kw
-) -> float:
+def lambda_max(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, dense_below: int = 400, **kw) -> float:
     """``lambda_max`` of the operator: dense ``eigvalsh`` when ``dim <= dense_below``, else Lanczos."""
     if dim <= dense_below:
         H = np.column_stack([hvp(e) for e in np.eye(dim)])

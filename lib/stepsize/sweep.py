@@ -82,8 +82,9 @@ class Run:
         return f"{safe}__{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-def parse_grid(ch: Chapter, specs: list[tuple[str, str]], seeds: int, *, max_runs: int = MAX_RUNS,
-               notes: list[str] | None = None) -> list[Run]:
+def parse_grid(
+    ch: Chapter, specs: list[tuple[str, str]], seeds: int, *, max_runs: int = MAX_RUNS, notes: list[str] | None = None
+) -> list[Run]:
     """Expand ``NAME V1,V2,...`` specs (x ``seeds`` seeds) into checked runs, before any runs.
 
     Values equal after parsing (``3`` and ``03``) are kept once, with a line appended to
@@ -101,11 +102,14 @@ def parse_grid(ch: Chapter, specs: list[tuple[str, str]], seeds: int, *, max_run
         ch.param(name)  # an unknown name, before its values
         texts = values.split(",")
         if any(t.strip() == "" for t in texts):
-            raise ParameterError(f"{ch.slug}: parameter '{name}' needs a comma-separated list of values; "
-                                 f"got {shorten(values)}")
+            raise ParameterError(
+                f"{ch.slug}: parameter '{name}' needs a comma-separated list of values; got {shorten(values)}"
+            )
         if len(texts) > max_runs:
-            raise ParameterError(f"{ch.slug}: parameter '{name}' has {len(texts):,} values, more runs than the "
-                                 f"limit of {max_runs:,}; give --max-runs to raise it")
+            raise ParameterError(
+                f"{ch.slug}: parameter '{name}' has {len(texts):,} values, more runs than the "
+                f"limit of {max_runs:,}; give --max-runs to raise it"
+            )
         kept: list[Any] = []
         repeated: list[str] = []
         for t in texts:
@@ -115,8 +119,10 @@ def parse_grid(ch: Chapter, specs: list[tuple[str, str]], seeds: int, *, max_run
             else:
                 kept.append(v)
         if repeated and notes is not None:
-            notes.append(f"note: {name}: {shorten(', '.join(repeated))} repeat{'s' if len(repeated) == 1 else ''} "
-                         f"an earlier value (after parsing); each parameter set runs once")
+            notes.append(
+                f"note: {name}: {shorten(', '.join(repeated))} repeat{'s' if len(repeated) == 1 else ''} "
+                f"an earlier value (after parsing); each parameter set runs once"
+            )
         grid[name] = kept
     if seeds < 1:
         raise ParameterError(f"{ch.slug}: --seeds must be an integer >= 1; got {seeds}")
@@ -126,8 +132,10 @@ def parse_grid(ch: Chapter, specs: list[tuple[str, str]], seeds: int, *, max_run
         ch.param("seed")  # raises when the chapter has no seed
     n_runs = math.prod(len(v) for v in grid.values()) * seeds
     if n_runs > max_runs:
-        raise ParameterError(f"{ch.slug}: the grid has {n_runs:,} runs, more than the limit of {max_runs:,}; "
-                             f"give --max-runs {n_runs} to run it anyway")
+        raise ParameterError(
+            f"{ch.slug}: the grid has {n_runs:,} runs, more than the limit of {max_runs:,}; "
+            f"give --max-runs {n_runs} to run it anyway"
+        )
     if seeds > 1:
         grid["seed"] = list(range(seeds))
     names = list(grid)
@@ -155,7 +163,7 @@ def execute_run(run: Run, out_dir: str) -> dict:
         result["values"] = runner.execute_chapter(ch, dict(run.params), folder / "notebook.ipynb")
         result["status"] = "ok"
         result["error"] = ""
-    except Exception as e:  # a failed run is a result, recorded with its error
+    except Exception as e:  # noqa: BLE001 - a failed run, whatever failed in it, is a result recorded with its error
         msg = str(e).strip().splitlines()
         result["values"] = {}
         result["status"] = "failed"
@@ -197,16 +205,25 @@ def sweep_lock(out_dir: Path) -> Iterator[None]:
         pid = info.get("pid")
         state = "running" if pid and _alive(int(pid)) else "ended, its workers are still stopping"
         who = f"pid {pid} ({state}), started {info.get('started', '?')}" if pid else "another process"
-        raise SweepBusy(f"--out {cut(str(out_dir))} is in use by another sweep: {who}; "
-                        f"wait for it to finish or stop it") from None
+        raise SweepBusy(
+            f"--out {cut(str(out_dir))} is in use by another sweep: {who}; wait for it to finish or stop it"
+        ) from None
     except BaseException:
         os.close(fd)
         raise
     try:
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                 "command": shorten(" ".join(sys.argv), 300)}).encode())
+        os.write(
+            fd,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "command": shorten(" ".join(sys.argv), 300),
+                }
+            ).encode(),
+        )
         yield
     finally:
         os.ftruncate(fd, 0)
@@ -241,13 +258,11 @@ def _worker_stop(signum: int | None = None, frame: Any = None) -> None:
 def _die_with_parent(parent_pid: int) -> None:
     """Arrange for SIGTERM (then :func:`_worker_stop`) when the sweep process dies."""
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # no libc, or a libc without prctl
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        except Exception:
-            pass
 
     def watch() -> None:  # where prctl does not exist, and as a second line
         while True:
@@ -271,9 +286,15 @@ def _worker_main(run: Run, out_dir: str, parent_pid: int) -> None:
 
 
 def _died(run: Run, exitcode: int | None) -> dict:
-    return {"run_id": run.run_id, "slug": run.slug, "params": dict(run.params), "values": {},
-            "status": "failed", "seconds": 0.0,
-            "error": f"the worker process ended without a result (exit code {exitcode})"}
+    return {
+        "run_id": run.run_id,
+        "slug": run.slug,
+        "params": dict(run.params),
+        "values": {},
+        "status": "failed",
+        "seconds": 0.0,
+        "error": f"the worker process ended without a result (exit code {exitcode})",
+    }
 
 
 def _run_local(todo: list[Run], out_dir: Path, jobs: int, note: Any) -> None:
@@ -333,11 +354,14 @@ def connect_dask(address: str, timeout: float = DASK_CONNECT_TIMEOUT) -> Any:
     try:
         return Client(address, timeout=timeout)
     except (ValueError, TypeError) as e:
-        raise ParameterError(f"--dask {cut(address, 80)} is not a Dask scheduler address such as "
-                             f"tcp://127.0.0.1:8786 ({shorten(str(e), 80)})") from None
-    except Exception as e:
-        raise ParameterError(f"--dask {cut(address, 80)}: no Dask scheduler answered within "
-                             f"{timeout:g} s ({type(e).__name__})") from None
+        raise ParameterError(
+            f"--dask {cut(address, 80)} is not a Dask scheduler address such as "
+            f"tcp://127.0.0.1:8786 ({shorten(str(e), 80)})"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - distributed raises many kinds; each is reported as one line
+        raise ParameterError(
+            f"--dask {cut(address, 80)}: no Dask scheduler answered within {timeout:g} s ({type(e).__name__})"
+        ) from None
     finally:
         quiet.setLevel(level)
 
@@ -355,9 +379,16 @@ def _run_dask(todo: list[Run], out_dir: Path, client: Any, note: Any) -> None:
             raise
 
 
-def run_sweep(runs: list[Run], out_dir: Path, jobs: int | None = None, dask_address: str | None = None,
-              retry_failed: bool = False, progress: bool = True, client: Any = None,
-              lock: bool = True) -> list[dict]:
+def run_sweep(
+    runs: list[Run],
+    out_dir: Path,
+    jobs: int | None = None,
+    dask_address: str | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    client: Any = None,
+    lock: bool = True,
+) -> list[dict]:
     """Execute every run not finished yet (worker processes, or a Dask cluster); return all results.
 
     ``client`` is a connected Dask client (:func:`connect_dask`); else ``dask_address`` is
@@ -371,10 +402,9 @@ def run_sweep(runs: list[Run], out_dir: Path, jobs: int | None = None, dask_addr
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (sweep_lock(out_dir) if lock else contextlib.nullcontext()), _sigterm_as_interrupt():
+    with sweep_lock(out_dir) if lock else contextlib.nullcontext(), _sigterm_as_interrupt():
         done = {r.run_id: load_result(out_dir, r) for r in runs}
-        todo = [r for r in runs if done[r.run_id] is None
-                or (retry_failed and done[r.run_id]["status"] != "ok")]
+        todo = [r for r in runs if done[r.run_id] is None or (retry_failed and done[r.run_id]["status"] != "ok")]
         if dask_address and client is None and todo:
             client = connect_dask(dask_address)
         finished = sum(1 for r in runs if done[r.run_id] is not None and r not in todo)
@@ -451,8 +481,16 @@ def write_summary(results: Iterable[dict], out_dir: Path) -> Path:
         w = csv.writer(fh)
         w.writerow(["run_id", *pnames, *(c for c, _ in columns), "status", "seconds", "error"])
         for r in results:
-            w.writerow([r["run_id"], *(r["params"].get(k, "") for k in pnames),
-                        *(r["values"].get(k, "") for _, k in columns), r["status"], r["seconds"], r["error"]])
+            w.writerow(
+                [
+                    r["run_id"],
+                    *(r["params"].get(k, "") for k in pnames),
+                    *(r["values"].get(k, "") for _, k in columns),
+                    r["status"],
+                    r["seconds"],
+                    r["error"],
+                ]
+            )
     os.replace(tmp, path)
     return path
 
@@ -471,8 +509,10 @@ def check_plot_name(ch: Chapter, name: str) -> None:
     if name not in glued:
         raise ParameterError(f"--plot {cut(name, 80)} is not a value {ch.slug} glues; its numbers: {listed}")
     if name not in numbers:
-        raise ParameterError(f"--plot {cut(name, 80)} is not a number in {ch.slug} (it is "
-                             f"{type(glued[name]).__name__}); its numbers: {listed}")
+        raise ParameterError(
+            f"--plot {cut(name, 80)} is not a number in {ch.slug} (it is "
+            f"{type(glued[name]).__name__}); its numbers: {listed}"
+        )
 
 
 def _theory_name(value: str, names: Iterable[str]) -> str | None:

@@ -27,8 +27,14 @@ def execute_in_place(path: str | Path, timeout: int = 600, kernel: str = "python
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, record_timing=False,
-                            extra_arguments=kernel_arguments(), resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        record_timing=False,
+        extra_arguments=kernel_arguments(),
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     t0 = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - t0

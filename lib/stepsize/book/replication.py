@@ -49,6 +49,7 @@ def rounded_outward(lo: Any, hi: Any, sig: int = 2) -> tuple[Any, Any]:
     """An interval rounded to ``sig`` significant digits *outwards* (``lo`` down, ``hi`` up), so the
     rounded interval still contains the exact one and a bound just below 1 is never shown as 1
     (0.9996 becomes 0.99, not 1.0). NaN becomes ``None``."""
+
     def one(v: Any, up: bool) -> Any:
         x = rounded(v, 12)
         if not isinstance(x, float) or x == 0.0 or not math.isfinite(x):

@@ -30,7 +30,7 @@ def claims_of(values: dict[str, Any]) -> list[dict[str, Any]]:
     keys: list[str] = []
     for name in values:
         if name.startswith("claim_") and name.endswith("_status"):
-            keys.append(name[len("claim_"):-len("_status")])
+            keys.append(name[len("claim_") : -len("_status")])
     return [{"key": k, **{f: values.get(f"claim_{k}_{f}", "") for f in FIELDS}} for k in keys]
 
 
@@ -41,8 +41,9 @@ def collect() -> list[dict[str, Any]]:
         if not ch.notebook.exists():  # a chapter being written; the registry tests flag it
             continue
         for c in claims_of(glued_values(ch.notebook)):
-            rows.append({"slug": ch.slug, "path": ch.path, "title": ch.title,
-                         "paper_name": PAPERS.get(ch.part, ch.part), **c})
+            rows.append(
+                {"slug": ch.slug, "path": ch.path, "title": ch.title, "paper_name": PAPERS.get(ch.part, ch.part), **c}
+            )
     return rows
 
 
@@ -66,8 +67,12 @@ def _reproduced_cell(r: dict[str, Any]) -> str:
 
 
 #: sphinx-design badge colour of each verdict (also readable as a word without colour).
-BADGE = {"reproduced": "bdg-success", "differs": "bdg-danger", "undecided": "bdg-warning",
-         "not applicable": "bdg-secondary"}
+BADGE = {
+    "reproduced": "bdg-success",
+    "differs": "bdg-danger",
+    "undecided": "bdg-warning",
+    "not applicable": "bdg-secondary",
+}
 
 
 def _title(text: str) -> str:
@@ -110,13 +115,17 @@ def render(rows: list[dict[str, Any]]) -> str:
             link = os.path.relpath(REPO_ROOT / r["path"], SCORECARD.parent)
             status = _cell(r["status"])
             lines += [
-                f":::{{dropdown}} {{{BADGE.get(status, 'bdg-secondary')}}}`{status}` "
-                f"{_title(r['title'])}: {_title(r['claim'])}",
+                (
+                    f":::{{dropdown}} {{{BADGE.get(status, 'bdg-secondary')}}}`{status}` "
+                    f"{_title(r['title'])}: {_title(r['claim'])}"
+                ),
                 "",
                 f"**Claim.** {_cell(r['claim'])}",
                 "",
-                f"**Paper's value:** {r['paper_text'] or _cell(r['paper'])} · **reproduced:** {_reproduced_cell(r)} · "
-                f"**verdict:** {status}",
+                (
+                    f"**Paper's value:** {r['paper_text'] or _cell(r['paper'])} · **reproduced:** {_reproduced_cell(r)} · "
+                    f"**verdict:** {status}"
+                ),
                 "",
                 f"**Why.** {_cell(r['reason'])}" if r["reason"] else "",
                 "",

@@ -23,8 +23,8 @@ symmetric 2-cycle ``+-sqrt((2 + eta)/eta)`` (the edge of the basin of bounded or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -99,8 +99,9 @@ class Attractor:
     diverged: np.ndarray
 
 
-def attractor(G: Family, dG: Family, params: np.ndarray, x0: np.ndarray, n_transient: int, n_record: int,
-              blowup: float = 1e6) -> Attractor:
+def attractor(
+    G: Family, dG: Family, params: np.ndarray, x0: np.ndarray, n_transient: int, n_record: int, blowup: float = 1e6
+) -> Attractor:
     """Iterate every initial point at every parameter (one array computation per step).
 
     Lyapunov exponent per run: ``(1/n) sum_k log |G'(x_k)|`` over the ``n_record`` recorded steps
@@ -129,8 +130,12 @@ def attractor(G: Family, dG: Family, params: np.ndarray, x0: np.ndarray, n_trans
     rec[:, bad] = np.nan
     lyap = np.where(bad, np.nan, logsum / max(n_record, 1))
     shape = (params.size, x0.size)
-    return Attractor(params=params, points=rec.T.reshape(shape + (n_record,)), lyapunov=lyap.reshape(shape),
-                     diverged=bad.reshape(shape))
+    return Attractor(
+        params=params,
+        points=rec.T.reshape(shape + (n_record,)),
+        lyapunov=lyap.reshape(shape),
+        diverged=bad.reshape(shape),
+    )
 
 
 def orbit(G: Family, x: float, a: float, period: int) -> np.ndarray:
@@ -147,8 +152,9 @@ def multiplier(dG: Family, points: np.ndarray, a: float) -> float:
     return float(np.prod(dG(np.asarray(points, dtype=float), a)))
 
 
-def cycle_newton(G: Family, dG: Family, x: float, a: float, period: int, *, tol: float = 1e-13,
-                 max_iter: int = 60) -> np.ndarray:
+def cycle_newton(
+    G: Family, dG: Family, x: float, a: float, period: int, *, tol: float = 1e-13, max_iter: int = 60
+) -> np.ndarray:
     """A ``period``-cycle through a point near ``x``: Newton on ``F(x) = G^p(x) - x``.
 
     ``F'(x) = prod_k G'(x_k) - 1``. Converged when ``|F(x)| <= tol (1 + |x|)``; raises
@@ -170,8 +176,9 @@ def cycle_newton(G: Family, dG: Family, x: float, a: float, period: int, *, tol:
     raise NotConverged(f"Newton on the {period}-cycle at parameter {a:.12g} stopped at residual {abs(r):.2e}")
 
 
-def flip_point(G: Family, dG: Family, x: float, a_lo: float, a_hi: float, period: int, *,
-               tol: float = 1e-12) -> tuple[float, np.ndarray]:
+def flip_point(
+    G: Family, dG: Family, x: float, a_lo: float, a_hi: float, period: int, *, tol: float = 1e-12
+) -> tuple[float, np.ndarray]:
     """The parameter in ``[a_lo, a_hi]`` where the ``period``-cycle through ``x`` flips (multiplier ``-1``).
 
     Bisection on ``multiplier + 1``, continuing the cycle by :func:`cycle_newton` from the
@@ -183,8 +190,9 @@ def flip_point(G: Family, dG: Family, x: float, a_lo: float, a_hi: float, period
     pts_hi = cycle_newton(G, dG, pts_lo[0], a_hi, period)
     m_lo, m_hi = multiplier(dG, pts_lo, a_lo) + 1, multiplier(dG, pts_hi, a_hi) + 1
     if not (m_lo > 0 > m_hi):
-        raise NotConverged(f"flip_point: no sign change of multiplier + 1 in [{a_lo:.12g}, {a_hi:.12g}] "
-                           f"({m_lo:.3g}, {m_hi:.3g})")
+        raise NotConverged(
+            f"flip_point: no sign change of multiplier + 1 in [{a_lo:.12g}, {a_hi:.12g}] ({m_lo:.3g}, {m_hi:.3g})"
+        )
     for _ in range(200):
         if a_hi - a_lo <= tol:
             break
@@ -212,8 +220,16 @@ def _is_proper(G: Family, pts: np.ndarray, a: float, period: int) -> bool:
     return abs(_settle(G, float(pts[0]), a, period // 2) - pts[0]) > 1e-8 * (1 + abs(pts[0]))
 
 
-def cascade(G: Family, dG: Family, x_fixed: float, a_first_guess: tuple[float, float], n_flips: int, *,
-            tol: float = 1e-12, first_gap: float | None = None) -> np.ndarray:
+def cascade(
+    G: Family,
+    dG: Family,
+    x_fixed: float,
+    a_first_guess: tuple[float, float],
+    n_flips: int,
+    *,
+    tol: float = 1e-12,
+    first_gap: float | None = None,
+) -> np.ndarray:
     """The parameters ``a_1 < a_2 < ...`` where the ``1, 2, 4, ...``-cycle loses stability.
 
     ``a_first_guess`` brackets the first flip of the fixed point continued from ``x_fixed``. Each

@@ -37,7 +37,7 @@ def imbalance_matrices(Ws: Weights) -> list[np.ndarray]:
 
     Constant in time under gradient flow (eq. (2.3)); zero for a balanced tuple (eq. (2.4)).
     """
-    T = lambda M: np.swapaxes(M, 1, 2)  # noqa: E731
+    T = lambda M: np.swapaxes(M, 1, 2)
     return [T(Ws[j + 1]) @ Ws[j + 1] - Ws[j] @ T(Ws[j]) for j in range(len(Ws) - 1)]
 
 
@@ -79,9 +79,14 @@ def haar_orthogonal(rng: np.random.Generator, d: int, batch: int) -> np.ndarray:
     return Q * s[:, None, :]
 
 
-def balanced_init(rng: np.random.Generator, dims: list[int] | tuple[int, ...], rank: int,
-                  batch: int = 1, scale: float = 1.0,
-                  spectrum: np.ndarray | None = None) -> Weights:
+def balanced_init(
+    rng: np.random.Generator,
+    dims: list[int] | tuple[int, ...],
+    rank: int,
+    batch: int = 1,
+    scale: float = 1.0,
+    spectrum: np.ndarray | None = None,
+) -> Weights:
     """Balanced tuples ``W_j = V_j S V_{j-1}^T``, ``S = scale * diag(spectrum)`` (Section 5 [D]).
 
     ``V_j`` (``d_j x rank``) holds the first ``rank`` columns of a Haar orthogonal ``U_j``. Then
@@ -109,8 +114,9 @@ def balanced_from_frames(Vs: list[np.ndarray], s: np.ndarray) -> Weights:
     return [(Vs[j + 1] * s[:, None, :]) @ np.swapaxes(Vs[j], 1, 2) for j in range(len(Vs) - 1)]
 
 
-def section5_problem(rng: np.random.Generator, dims: list[int] | tuple[int, ...], rank: int,
-                     m: int, target_scale: float = 1.0) -> tuple[LinearProblem, np.ndarray, np.ndarray]:
+def section5_problem(
+    rng: np.random.Generator, dims: list[int] | tuple[int, ...], rank: int, m: int, target_scale: float = 1.0
+) -> tuple[LinearProblem, np.ndarray, np.ndarray]:
     """Data of Section 5 [P] with our constants [M]: ``X`` (d_x, m) i.i.d. N(0, 1/m),
     ``Y = W~ X`` with ``W~ = W~_N ... W~_1`` from :func:`balanced_init` (rank ``rank``).
 
@@ -139,8 +145,7 @@ def preset_dims(preset: str, depth: int) -> list[int]:
     return [p["d"]] + [p["hidden"]] * (depth - 1) + [p["d"]]
 
 
-def section5_setup(rng: np.random.Generator, preset: str, depth: int,
-                   batch: int = 1) -> tuple[LinearProblem, Weights]:
+def section5_setup(rng: np.random.Generator, preset: str, depth: int, batch: int = 1) -> tuple[LinearProblem, Weights]:
     """A Section 5 problem (:func:`section5_problem`) and ``batch`` copies of one balanced
     orthogonal initialisation ``W_j = V_j V_{j-1}^T`` of the same rank, for a preset."""
     p = PRESETS[preset]
@@ -236,8 +241,9 @@ def loss_and_gradients(Ws: Weights, prob: LinearProblem) -> tuple[np.ndarray, We
     return Lk, Gs
 
 
-def lambda_max_at(Ws: Weights, prob: LinearProblem, dense_below: int = 400,
-                  certify_below: np.ndarray | None = None) -> np.ndarray:
+def lambda_max_at(
+    Ws: Weights, prob: LinearProblem, dense_below: int = 400, certify_below: np.ndarray | None = None
+) -> np.ndarray:
     """``lambda_max`` of the Hessian of ``L^N`` at every network of a batch, ``(B,)``.
 
     Dense ``eigvalsh`` of the assembled Hessian (:func:`stepsize.models.linear.dense_hessian`) when the
@@ -266,7 +272,7 @@ def lambda_max_at(Ws: Weights, prob: LinearProblem, dense_below: int = 400,
         out[ok] = bound[ok]
         todo = ~ok
     for i in np.flatnonzero(todo):
-        Wi = [W[i:i + 1] for W in Ws]
+        Wi = [W[i : i + 1] for W in Ws]
 
         def hv(v: np.ndarray, Wi: Weights = Wi) -> np.ndarray:
             return linear.pack(linear.hvp(Wi, prob, linear.unpack(v[None, :], shapes)))[0]
@@ -304,16 +310,28 @@ def steps_needed(loss: np.ndarray, L0: float, floor: float, tol: float, window: 
     rate = (gap_end / gap_start) ** (1.0 / w)
     if not rate < 1.0:
         return -1
-    return int(math.ceil(T + math.log(tol * L0 / gap_end) / math.log(rate))) + window
+    return math.ceil(T + math.log(tol * L0 / gap_end) / math.log(rate)) + window
 
 
-def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: int,
-           track_balance: bool = True, tol: float | np.ndarray = 1e-10, blowup: float = 1e8,
-           loss_floor: float | np.ndarray = 0.0, *, max_steps: int | None = None,
-           window: int = 16, check_stability: bool = True,
-           extend: np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
-           max_period: int = 8, period_tol: float = 1e-9, leave_early: bool = False,
-           stop_wandering: bool = False) -> Run:
+def run_gd(
+    Ws: Weights,
+    prob: LinearProblem,
+    eta: float | np.ndarray,
+    n_steps: int,
+    track_balance: bool = True,
+    tol: float | np.ndarray = 1e-10,
+    blowup: float = 1e8,
+    loss_floor: float | np.ndarray = 0.0,
+    *,
+    max_steps: int | None = None,
+    window: int = 16,
+    check_stability: bool = True,
+    extend: np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
+    max_period: int = 8,
+    period_tol: float = 1e-9,
+    leave_early: bool = False,
+    stop_wandering: bool = False,
+) -> Run:
     """GD (2.1), ``W_j <- W_j - eta_k grad_j L^N``, for a batch of ``B`` runs, with fates decided.
 
     ``eta`` broadcasts to ``(steps, B)``: a number, one constant step per run ``(B,)``, or a
@@ -357,6 +375,7 @@ def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: i
     floor = np.broadcast_to(np.asarray(loss_floor, dtype=float), (B,))
     tol_b = np.broadcast_to(np.asarray(tol, dtype=float), (B,))
     chunk = max(2 * window, n_steps // 4)
+
     def may_extend() -> np.ndarray:
         if extend is None:
             return np.ones(B, dtype=bool)
@@ -415,8 +434,9 @@ def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: i
             bad = ~np.isfinite(Lk) | (Lk > blowup * L0[act])
             cur_loss[act] = np.where(bad, np.inf, Lk)
             if track_balance:
-                cur_bal[act] = np.where(bad, np.inf, balancedness(Wa) if not bad.any()
-                                        else balancedness([np.nan_to_num(W) for W in Wa]))
+                cur_bal[act] = np.where(
+                    bad, np.inf, balancedness(Wa) if not bad.any() else balancedness([np.nan_to_num(W) for W in Wa])
+                )
             losses[k] = cur_loss.copy()
             if track_balance:
                 bal[k] = cur_bal.copy()
@@ -425,8 +445,9 @@ def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: i
                 diverged[act[bad]] = True
                 done[act[bad]] = True
             stop_now = np.zeros(act.size, dtype=bool) | bad
-            check = (k >= n_steps and ((k - n_steps) % chunk == 0 or k == max_steps)) or \
-                (leave_early and 0 < k < n_steps and k % chunk == 0)
+            check = (k >= n_steps and ((k - n_steps) % chunk == 0 or k == max_steps)) or (
+                leave_early and 0 < k < n_steps and k % chunk == 0
+            )
             if check:
                 for W, Wsub in zip(Ws, Wa):
                     W[act] = Wsub
@@ -453,7 +474,7 @@ def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: i
                 Gs = [G[keep] for G in Gs]
             e = etas[k, act]
             g2 = sum(np.sum((G * G).reshape(G.shape[0], -1), axis=1) for G in Gs)
-            cur_dsum[act] = cur_dsum[act] + e ** 2 * g2
+            cur_dsum[act] = cur_dsum[act] + e**2 * g2
             Wa = [W - e[:, None, None] * G for W, G in zip(Wa, Gs)]
             steps[act] += 1
             k += 1
@@ -461,19 +482,34 @@ def run_gd(Ws: Weights, prob: LinearProblem, eta: float | np.ndarray, n_steps: i
         W[act] = Wsub
         W[diverged] = np.nan
     T = k
-    loss_arr = np.array(losses[:T + 1])
-    bal_arr = np.array(bal[:T + 1]) if track_balance else None
-    dsum_arr = np.array(dsum[:T + 1])
+    loss_arr = np.array(losses[: T + 1])
+    bal_arr = np.array(bal[: T + 1]) if track_balance else None
+    dsum_arr = np.array(dsum[: T + 1])
     kind[diverged] = int(Fate.DIVERGED)
     needed = np.full(B, -1, dtype=np.int64)
     for i in np.flatnonzero(kind == int(Fate.UNDECIDED)):
-        needed[i] = steps_needed(loss_arr[:steps[i] + 1, i], float(L0[i]), float(floor[i]), float(tol_b[i]), window)
-    names = {int(Fate.CONVERGED): "converged", int(Fate.DIVERGED): "diverged",
-             int(Fate.PERIODIC): "periodic", int(Fate.UNDECIDED): "undecided"}
+        needed[i] = steps_needed(loss_arr[: steps[i] + 1, i], float(L0[i]), float(floor[i]), float(tol_b[i]), window)
+    names = {
+        int(Fate.CONVERGED): "converged",
+        int(Fate.DIVERGED): "diverged",
+        int(Fate.PERIODIC): "periodic",
+        int(Fate.UNDECIDED): "undecided",
+    }
     fate = np.array([names[int(c)] for c in kind])
-    return Run(loss=loss_arr, balance=bal_arr, drift_sum=dsum_arr, Ws=Ws, fate=fate, kind=kind,
-               eta_sharpness=es, steps=steps, n_steps=n_steps, max_steps=max_steps, needed=needed,
-               wandering=wandering)
+    return Run(
+        loss=loss_arr,
+        balance=bal_arr,
+        drift_sum=dsum_arr,
+        Ws=Ws,
+        fate=fate,
+        kind=kind,
+        eta_sharpness=es,
+        steps=steps,
+        n_steps=n_steps,
+        max_steps=max_steps,
+        needed=needed,
+        wandering=wandering,
+    )
 
 
 def undecided_text(run: Run, i: int) -> str:
@@ -482,14 +518,18 @@ def undecided_text(run: Run, i: int) -> str:
     ratio = float(run.loss[int(run.steps[i]), i] / L0) if L0 > 0 else float("nan")
     es = float(run.eta_sharpness[i])
     if np.isfinite(es) and es >= 2.0:
-        return (f"settled after {int(run.steps[i])} steps but not stable there (eta*lambda_max = {es:.3g} >= 2): "
-                f"a longer run decides whether it leaves")
+        return (
+            f"settled after {int(run.steps[i])} steps but not stable there (eta*lambda_max = {es:.3g} >= 2): "
+            f"a longer run decides whether it leaves"
+        )
     if run.wandering is not None and run.wandering[i]:
         k = int(run.steps[i])
-        seg = run.loss[max(0, k - 1000):k + 1, i] / L0
-        return (f"after {k} steps its loss still rises and falls (between {seg.min():.2g} and {seg.max():.2g} of its "
-                f"start over the last {seg.size - 1} steps): neither settled nor periodic, so a longer run promises "
-                f"no decision")
+        seg = run.loss[max(0, k - 1000) : k + 1, i] / L0
+        return (
+            f"after {k} steps its loss still rises and falls (between {seg.min():.2g} and {seg.max():.2g} of its "
+            f"start over the last {seg.size - 1} steps): neither settled nor periodic, so a longer run promises "
+            f"no decision"
+        )
     need = int(run.needed[i])
     where = f"after {int(run.steps[i])} steps (cap {run.max_steps}) its loss is at {ratio:.2g} of its start"
     if need > 0:
@@ -544,19 +584,18 @@ def factor_norm_bound(depth: int, delta: float, rho: float) -> float:
         binom = np.array([math.comb(k, int(j)) for j in i], dtype=float)
         diff = binom * ((a + delta) ** (k - i) - a ** (k - i))  # (t+a+delta)^k - (t+a)^k, by powers of t
         inner = np.zeros(max(diff.size, e.size))
-        inner[:diff.size] += diff
-        inner[:e.size] += e
+        inner[: diff.size] += diff
+        inner[: e.size] += e
         e = np.convolve(np.array([a, 1.0]), inner)
     f = P.polysub(np.eye(N + 1)[N], e)
-    f[0] -= rho ** 2
+    f[0] -= rho**2
     roots = P.polyroots(f)
     real = roots[np.abs(np.imag(roots)) <= 1e-9 * max(1.0, np.max(np.abs(roots)))].real
     tstar = max(0.0, float(np.max(real))) if real.size else 0.0
     return float(np.sqrt(tstar + (N - 1) * delta))
 
 
-def hessian_bound(depth: int, K: float | np.ndarray, x_norm: float,
-                  res_norm: float | np.ndarray) -> float | np.ndarray:
+def hessian_bound(depth: int, K: float | np.ndarray, x_norm: float, res_norm: float | np.ndarray) -> float | np.ndarray:
     """Bound on ``||Hess L^N||`` where every ``||W_j||_2 <= K`` and ``||(WX - Y)X^T||_F <= res_norm`` [D].
 
     The second derivative in a unit direction ``V`` is
@@ -565,7 +604,7 @@ def hessian_bound(depth: int, K: float | np.ndarray, x_norm: float,
     """
     N = int(depth)
     K = np.asarray(K, dtype=float)
-    out = N * K ** (2 * N - 2) * x_norm ** 2 + (N - 1) * K ** (N - 2) * np.asarray(res_norm, dtype=float)
+    out = N * K ** (2 * N - 2) * x_norm**2 + (N - 1) * K ** (N - 2) * np.asarray(res_norm, dtype=float)
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -623,12 +662,19 @@ def _step_bound(N: int, L0: float, delta: float, alpha: float, x_norm: float, rh
         lo, hi = (mid, hi) if mid * beta(mid) <= 1.0 else (lo, mid)
     eta_s = lo
     eta_b = np.inf if L0 == 0 else (1.0 - alpha) * delta / (2.0 * L0)
-    return StepBound(eta=float(min(eta_s, eta_b)), eta_balance=float(eta_b), eta_smooth=float(eta_s),
-                     delta=float(delta), K=float(K), beta=float(beta(eta_s)))
+    return StepBound(
+        eta=float(min(eta_s, eta_b)),
+        eta_balance=float(eta_b),
+        eta_smooth=float(eta_s),
+        delta=float(delta),
+        K=float(K),
+        beta=float(beta(eta_s)),
+    )
 
 
-def best_step_bound(prob: LinearProblem, depth: int, L0: float, alpha: float = 0.0,
-                    deltas: np.ndarray | None = None) -> StepBound:
+def best_step_bound(
+    prob: LinearProblem, depth: int, L0: float, alpha: float = 0.0, deltas: np.ndarray | None = None
+) -> StepBound:
     """:func:`step_bound` maximised over ``delta`` (what Remark 2.5(b) suggests doing numerically;
     the paper's closed-form choice of delta is [U]).
 
@@ -641,7 +687,7 @@ def best_step_bound(prob: LinearProblem, depth: int, L0: float, alpha: float = 0
     deltas = np.sort(np.asarray(deltas, dtype=float))
     x_norm = float(np.sqrt(np.linalg.eigvalsh(prob.Sxx)[-1]))
     rho_bar = product_norm_bound(prob, L0)
-    f = lambda d: _step_bound(int(depth), L0, float(d), alpha, x_norm, rho_bar)  # noqa: E731
+    f = lambda d: _step_bound(int(depth), L0, float(d), alpha, x_norm, rho_bar)
     coarse = [f(d) for d in deltas]
     i = int(np.argmax([b.eta for b in coarse]))
     best = coarse[i]
@@ -667,8 +713,7 @@ def best_step_bound(prob: LinearProblem, depth: int, L0: float, alpha: float = 0
 # ---------------------------------------------------------------------------------------------
 # Decreasing steps (5.2) and a sufficient condition on their constants (5.3) [M]/[D]
 # ---------------------------------------------------------------------------------------------
-def schedule(n_steps: int, c: float | np.ndarray, k0: float | np.ndarray,
-             gamma: float | np.ndarray) -> np.ndarray:
+def schedule(n_steps: int, c: float | np.ndarray, k0: float | np.ndarray, gamma: float | np.ndarray) -> np.ndarray:
     """Decreasing steps ``eta_k = c / (k + k0)^gamma``, k = 0..n_steps-1, shape ``(n_steps, S)``
     for ``S`` schedules (the form of (5.2) is [M]; its exact constants are [U])."""
     k = np.arange(n_steps, dtype=float)[:, None]
@@ -676,8 +721,9 @@ def schedule(n_steps: int, c: float | np.ndarray, k0: float | np.ndarray,
     return c / (k + k0) ** gamma
 
 
-def schedule_constant(eta_bar: float | np.ndarray, k0: float | np.ndarray,
-                      gamma: float | np.ndarray) -> float | np.ndarray:
+def schedule_constant(
+    eta_bar: float | np.ndarray, k0: float | np.ndarray, gamma: float | np.ndarray
+) -> float | np.ndarray:
     """Largest ``c`` with ``c / (k + k0)^gamma <= eta_bar`` for all ``k >= 0``: ``c = eta_bar k0^gamma``.
 
     Our sufficient condition in place of (5.3) [D]: the schedule decreases, so its largest step is

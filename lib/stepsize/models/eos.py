@@ -45,7 +45,7 @@ class Net:
         out, i = [], 0
         for s in self.shapes:
             n = int(np.prod(s))
-            out.append(theta[:, i:i + n].reshape((theta.shape[0],) + s))
+            out.append(theta[:, i : i + n].reshape((theta.shape[0],) + s))
             i += n
         return out
 
@@ -124,8 +124,9 @@ def hvp(net: Net, theta: np.ndarray, v: np.ndarray, X: np.ndarray, Y: np.ndarray
     return np.concatenate([x.reshape(B, -1) for x in out], axis=1)
 
 
-def sharpness(net: Net, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, v0: np.ndarray | None = None,
-              rtol: float = 1e-6) -> tuple[float, np.ndarray]:
+def sharpness(
+    net: Net, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, v0: np.ndarray | None = None, rtol: float = 1e-6
+) -> tuple[float, np.ndarray]:
     """``lambda_max`` of the training loss's Hessian at one network ``theta`` ``(P,)``, and its eigenvector.
 
     Lanczos on :func:`hvp` (residual-verified; raises :class:`NotConverged`), started from ``v0``
@@ -156,8 +157,16 @@ class EosRun:
     diverged: np.ndarray
 
 
-def train(net: Net, theta0: np.ndarray, etas: np.ndarray, X: np.ndarray, Y: np.ndarray, n_steps: int,
-          every: int, blowup: float = 1e6) -> EosRun:
+def train(
+    net: Net,
+    theta0: np.ndarray,
+    etas: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    n_steps: int,
+    every: int,
+    blowup: float = 1e6,
+) -> EosRun:
     """Full-batch GD ``theta <- theta - eta_b grad L`` for every run ``b`` at once, tracking the sharpness.
 
     The sharpness of each run is measured every ``every`` steps (and at the end) by :func:`sharpness`,
@@ -224,8 +233,10 @@ def edge_summary(run: EosRun, reach: float = 0.95) -> EdgeSummary:
     """Summarise :func:`train`'s runs against the edge ``2/eta`` (see :class:`EdgeSummary`)."""
     B = run.etas.size
     ratio = run.etas[:, None] * run.sharp / 2.0
-    out = {k: np.full(B, np.nan) for k in ("step_reached", "ratio_after", "loss_edge", "loss_final",
-                                           "sharpening", "share_up")}
+    out = {
+        k: np.full(B, np.nan)
+        for k in ("step_reached", "ratio_after", "loss_edge", "loss_final", "sharpening", "share_up")
+    }
     reached = np.zeros(B, dtype=bool)
     for b in range(B):
         ok = np.flatnonzero(np.nan_to_num(ratio[b], nan=-1.0) >= reach)

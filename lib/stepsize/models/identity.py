@@ -51,8 +51,7 @@ def lemma3_step_condition(depth: int, r: np.ndarray | float, x0: float = 1.0) ->
     return float(out) if np.ndim(out) == 0 else out
 
 
-def lemma3_epsilon(delta: np.ndarray | float, depth: int, r: np.ndarray | float,
-                   x0: float = 1.0) -> np.ndarray | float:
+def lemma3_epsilon(delta: np.ndarray | float, depth: int, r: np.ndarray | float, x0: float = 1.0) -> np.ndarray | float:
     """Lemma 3's contraction margin ``eps = delta g(min{x0, r^{1/L}})``.
 
     Under :func:`lemma3_step_condition`, ``|x[k] - r^{1/L}| <= (1 - eps)^k |x0 - r^{1/L}|``, and each
@@ -100,8 +99,9 @@ def asymptotic_rate(delta: float | np.ndarray, depth: int, eigenvalues: np.ndarr
     return float(out) if np.ndim(out) == 0 else out
 
 
-def scalar_recursion(r: np.ndarray, depth: int, delta: np.ndarray | float, n_steps: int,
-                     x0: np.ndarray | float = 1.0) -> np.ndarray:
+def scalar_recursion(
+    r: np.ndarray, depth: int, delta: np.ndarray | float, n_steps: int, x0: np.ndarray | float = 1.0
+) -> np.ndarray:
     """Iterates of ``x <- x + delta (r - x^L) x^{L-1}`` (Lemmas 3 and 4), broadcast over arrays.
 
     ``r``, ``delta`` and ``x0`` broadcast together; returns shape ``(n_steps + 1, *broadcast)``.
@@ -198,7 +198,7 @@ def diagonal_solution_lambda_max(S: np.ndarray) -> np.ndarray:
     ones = np.ones(S.shape[:-2] + (S.shape[-1],))
     above, below = [], []
     for j in range(L):
-        above.append(np.prod(S[..., j + 1:, :], axis=-2) if j + 1 < L else ones)
+        above.append(np.prod(S[..., j + 1 :, :], axis=-2) if j + 1 < L else ones)
         below.append(np.prod(S[..., :j, :], axis=-2) if j > 0 else ones)
     tot = sum(above[j][..., :, None] ** 2 * below[j][..., None, :] ** 2 for j in range(L))
     return np.max(tot, axis=(-2, -1))
@@ -246,7 +246,7 @@ def tail_rate(errors: np.ndarray, floor: float, window: int = 50) -> np.ndarray:
         if idx.size == 0:
             continue
         k = int(idx[-1])
-        if k >= window and np.all(above[k - window:k + 1, b]) and k < e.shape[0] - 1:
+        if k >= window and np.all(above[k - window : k + 1, b]) and k < e.shape[0] - 1:
             out[b] = (e[k, b] / e[k - window, b]) ** (1.0 / window)
     return out
 
@@ -260,14 +260,15 @@ def is_converging(errors: np.ndarray, floor: float, window: int = 100) -> np.nda
     """
     e = np.asarray(errors, dtype=float)
     last = e[-1]
-    finite = np.all(np.isfinite(e[-window - 1:]), axis=0)
+    finite = np.all(np.isfinite(e[-window - 1 :]), axis=0)
     with np.errstate(invalid="ignore"):
-        falling = np.all(np.diff(e[-window - 1:], axis=0) < 0, axis=0) & (last < 1e-3 * e[0])
+        falling = np.all(np.diff(e[-window - 1 :], axis=0) < 0, axis=0) & (last < 1e-3 * e[0])
         return finite & ((last <= floor) | falling)
 
 
-def fates_from_history(errors: np.ndarray, Ws: Weights, prob, delta: float | np.ndarray, floor: float,
-                       window: int = 16) -> np.ndarray:
+def fates_from_history(
+    errors: np.ndarray, Ws: Weights, prob, delta: float | np.ndarray, floor: float, window: int = 16
+) -> np.ndarray:
     """The book's one fate rule (:func:`stepsize.dynamics.decide_fates`) for runs with a recorded error history.
 
     ``errors`` is ``(n_steps + 1, B)``, ``Ws`` the final weights. A run has *settled* when its error

@@ -15,8 +15,8 @@ settled run sits above 2 (the classifier calls such a run undecided, never conve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -76,8 +76,17 @@ def half_eta_sharpness_at(grad: Grad, x: np.ndarray, eta: np.ndarray) -> np.ndar
 LAW_TOL = 1e-4
 
 
-def run_family(fam: Family, factors: np.ndarray, n_starts: int, n_steps: int, seed: int, *,
-               tol: float = 1e-10, max_period: int = 4, n_continue: int = 20000) -> FamilyRuns:
+def run_family(
+    fam: Family,
+    factors: np.ndarray,
+    n_starts: int,
+    n_steps: int,
+    seed: int,
+    *,
+    tol: float = 1e-10,
+    max_period: int = 4,
+    n_continue: int = 20000,
+) -> FamilyRuns:
     """Every step size ``factor * eta_ref`` from ``n_starts`` initial states, classified by ``classify``.
 
     Settled runs above the law are continued ``n_continue`` steps (a continuation check) and marked
@@ -105,13 +114,20 @@ def run_family(fam: Family, factors: np.ndarray, n_starts: int, n_steps: int, se
     if above.any():
         idx = np.flatnonzero(above)
         ea = eta[idx] if x0.ndim == 1 else eta[idx, None]
-        again = classify(lambda x: x - ea * fam.grad(x), fates.final[idx], n_continue, tol=tol,
-                         max_period=max_period, stability_max_dim=max(32, d))
+        again = classify(
+            lambda x: x - ea * fam.grad(x),
+            fates.final[idx],
+            n_continue,
+            tol=tol,
+            max_period=max_period,
+            stability_max_dim=max(32, d),
+        )
         still = np.isfinite(again.eta_sharpness) & (again.eta_sharpness / 2.0 > 1.0 + LAW_TOL)
         stays[idx[still]] = True
         transient[idx[~still]] = True
-    return FamilyRuns(name=fam.name, eta=eta, fates=fates, half_eta_sharpness=half, transient=transient,
-                      stays_above=stays)
+    return FamilyRuns(
+        name=fam.name, eta=eta, fates=fates, half_eta_sharpness=half, transient=transient, stays_above=stays
+    )
 
 
 # --- the families ---
@@ -209,5 +225,4 @@ def tanh_family(n_points: int, width: int, data_seed: int) -> Family:
     for _ in range(20000):  # a reference minimum: small steps from one start
         th = th - 0.05 * grad(th)
     lam, _ = eos.sharpness(net, th[0], X, Y)
-    return Family(f"tanh network ({net.n_params} parameters)", grad, 2.0 / lam,
-                  lambda r, n: net.init(r, n))
+    return Family(f"tanh network ({net.n_params} parameters)", grad, 2.0 / lam, lambda r, n: net.init(r, n))

@@ -60,8 +60,9 @@ class Instance:
     def row(self, k: int) -> Instance:
         """Instance ``k`` alone (arrays keep their leading axis of length 1)."""
         s = slice(k, k + 1)
-        return Instance(self.x, self.b[s], self.w_target[s], self.v_target[s], self.y[s],
-                        self.w0[s], self.v0[s], self.seeds[s])
+        return Instance(
+            self.x, self.b[s], self.w_target[s], self.v_target[s], self.y[s], self.w0[s], self.v0[s], self.seeds[s]
+        )
 
 
 def grid(n_points: int = 1000) -> np.ndarray:
@@ -110,8 +111,9 @@ def loss(w: np.ndarray, v: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarr
     return np.sum((forward(w, v, b, x) - y) ** 2, axis=-1)
 
 
-def gradients(w: np.ndarray, v: np.ndarray, b: np.ndarray, x: np.ndarray,
-              y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gradients(
+    w: np.ndarray, v: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Hand-written ``(dL/dw, dL/dv)`` of the sum-of-squares loss (formulas in the module docstring)."""
     z = preactivation(v, b, x)
     h = np.maximum(z, 0.0)
@@ -166,8 +168,7 @@ def gauss_newton(w: np.ndarray, v: np.ndarray, b: np.ndarray, x: np.ndarray) -> 
     return 2.0 * J.T @ J
 
 
-def sharpness(w: np.ndarray, v: np.ndarray, b: np.ndarray, x: np.ndarray,
-              y: np.ndarray | None = None) -> float:
+def sharpness(w: np.ndarray, v: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray | None = None) -> float:
     """Largest eigenvalue of the Hessian of ``sum (f - y)^2`` (Gauss-Newton if ``y`` is None).
 
     GD on this loss can stay at a minimum only if ``delta <= 2 / lambda_max`` (linear stability).
@@ -193,8 +194,7 @@ def theorem4_quantity(x: np.ndarray, fhat: np.ndarray) -> dict[str, np.ndarray]:
     return {"per_sample": a.max(axis=-1), "aggregated": a.sum(axis=-1)}
 
 
-def theorem4_bound(x: np.ndarray, fhat: np.ndarray, form: str = "aggregated",
-                   loss: str = "sum") -> np.ndarray:
+def theorem4_bound(x: np.ndarray, fhat: np.ndarray, form: str = "aggregated", loss: str = "sum") -> np.ndarray:
     """[D] Largest step at which GD can stay at a solution with estimate ``fhat`` (Nar & Sastry, Thm 4).
 
     On the 1/2-normalised loss the condition reads ``delta <= 1 / q`` with ``q`` from
@@ -253,9 +253,17 @@ def _boundaries(v: np.ndarray, b: np.ndarray, xs: np.ndarray) -> tuple[np.ndarra
     return k, pos
 
 
-def train(params0: tuple[np.ndarray, np.ndarray], x: np.ndarray, y: np.ndarray, b: np.ndarray,
-          deltas: float | np.ndarray, n_steps: int, *, record: bool = False,
-          blowup: float = 1e30) -> Training:
+def train(
+    params0: tuple[np.ndarray, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    b: np.ndarray,
+    deltas: float | np.ndarray,
+    n_steps: int,
+    *,
+    record: bool = False,
+    blowup: float = 1e30,
+) -> Training:
     """Full-batch GD ``theta <- theta - delta grad L`` on the sum-of-squares loss, ``B`` runs at once.
 
     ``params0 = (w0, v0)`` of shape ``(B, m)`` or ``(m,)``; ``b`` (B, m) or (m,); ``y`` (B, N) or
@@ -281,9 +289,15 @@ def train(params0: tuple[np.ndarray, np.ndarray], x: np.ndarray, y: np.ndarray, 
     deltas = np.asarray(deltas, dtype=float)
     if np.any(~np.isfinite(deltas)) or np.any(deltas <= 0):
         raise ValueError("deltas: every step size must be a finite number > 0")
-    B = int(np.broadcast_shapes(np.atleast_2d(w0).shape[:1], np.atleast_2d(v0).shape[:1],
-                                np.atleast_2d(b).shape[:1], np.atleast_2d(y).shape[:1],
-                                np.atleast_1d(deltas).shape)[0])
+    B = int(
+        np.broadcast_shapes(
+            np.atleast_2d(w0).shape[:1],
+            np.atleast_2d(v0).shape[:1],
+            np.atleast_2d(b).shape[:1],
+            np.atleast_2d(y).shape[:1],
+            np.atleast_1d(deltas).shape,
+        )[0]
+    )
     m = w0.shape[-1]
     w = np.array(np.broadcast_to(w0, (B, m)), dtype=float)
     v = np.array(np.broadcast_to(v0, (B, m)), dtype=float)
@@ -352,13 +366,13 @@ def train(params0: tuple[np.ndarray, np.ndarray], x: np.ndarray, y: np.ndarray, 
     if f_prev is None:
         f_prev = f
     inv = np.argsort(order)
-    diverged = ~(np.all(np.isfinite(f), axis=1) & np.all(np.isfinite(w) & np.isfinite(v), axis=1)
-                 & (lk <= blowup))
+    diverged = ~(np.all(np.isfinite(f), axis=1) & np.all(np.isfinite(w) & np.isfinite(v), axis=1) & (lk <= blowup))
     return Training(w, v, f[:, inv], f_prev[:, inv], losses, gap1, gap2, diverged)
 
 
-def train_plain(w0: np.ndarray, v0: np.ndarray, x: np.ndarray, y: np.ndarray, b: np.ndarray,
-                delta: float, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def train_plain(
+    w0: np.ndarray, v0: np.ndarray, x: np.ndarray, y: np.ndarray, b: np.ndarray, delta: float, n_steps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reference: one run, the obvious per-step numpy loop (the benchmark's baseline).
 
     Each step forms the ``(N, m)`` pre-activations, the ReLU and its mask, the output, and the
@@ -386,8 +400,9 @@ LABELS = ("converged", "higher-loss", "period-2", "irregular", "diverged")
 OSCILLATING = ("period-2", "irregular", "diverged")
 
 
-def classify_training(t: Training, y: np.ndarray, *, visible: float = 1e-3, cycle: float = 1e-3,
-                      fit: float = 1e-3) -> np.ndarray:
+def classify_training(
+    t: Training, y: np.ndarray, *, visible: float = 1e-3, cycle: float = 1e-3, fit: float = 1e-3
+) -> np.ndarray:
     """Label each run by its last three estimates (needs ``record=True``); object array (B,).
 
     With ``scale = max_i |y_i|`` of the run's target and ``gap1 = max|f_n - f_{n-1}|``,
@@ -407,8 +422,11 @@ def classify_training(t: Training, y: np.ndarray, *, visible: float = 1e-3, cycl
     scale = np.abs(y).max(axis=1)
     g1, g2, L = t.gap1[:, -1], t.gap2[:, -1], t.loss[:, -1]
     still = g1 < visible * scale
-    out = np.where(still, np.where(L <= fit * np.sum(y**2, axis=1), "converged", "higher-loss"),
-                   np.where(g2 <= cycle * g1, "period-2", "irregular"))
+    out = np.where(
+        still,
+        np.where(L <= fit * np.sum(y**2, axis=1), "converged", "higher-loss"),
+        np.where(g2 <= cycle * g1, "period-2", "irregular"),
+    )
     return np.where(t.diverged, "diverged", out).astype(object)
 
 
@@ -448,11 +466,25 @@ def sweep(instances: Instance, deltas: np.ndarray | list[float], n_steps: int, *
     def rep(a):
         return np.repeat(a, D, axis=0)
 
-    t = train((rep(instances.w0), rep(instances.v0)), instances.x, rep(instances.y),
-              rep(instances.b), np.tile(deltas, S), n_steps, **kw)
+    t = train(
+        (rep(instances.w0), rep(instances.v0)),
+        instances.x,
+        rep(instances.y),
+        rep(instances.b),
+        np.tile(deltas, S),
+        n_steps,
+        **kw,
+    )
     labels = classify_training(t, rep(instances.y)).reshape(S, D)
-    return Sweep(instances, deltas, t, labels, t.gap1[:, -1].reshape(S, D),
-                 t.gap2[:, -1].reshape(S, D), t.loss[:, -1].reshape(S, D))
+    return Sweep(
+        instances,
+        deltas,
+        t,
+        labels,
+        t.gap1[:, -1].reshape(S, D),
+        t.gap2[:, -1].reshape(S, D),
+        t.loss[:, -1].reshape(S, D),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,8 +492,9 @@ def sweep(instances: Instance, deltas: np.ndarray | list[float], n_steps: int, *
 # ---------------------------------------------------------------------------------------------
 
 
-def gd_map(b: np.ndarray, x: np.ndarray, y: np.ndarray, delta: float
-           ) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+def gd_map(
+    b: np.ndarray, x: np.ndarray, y: np.ndarray, delta: float
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """GD map ``G(theta) = theta - delta grad L(theta)`` of one run and its Jacobian ``I - delta H``."""
     b, y = np.ravel(b), np.ravel(y)
 
@@ -497,8 +530,9 @@ class Orbit2:
         return float(np.abs(self.multipliers[0])) if self.multipliers.size else 0.0
 
 
-def floquet_multipliers(jac: Callable[[np.ndarray], np.ndarray], theta: np.ndarray,
-                        image: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+def floquet_multipliers(
+    jac: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, image: np.ndarray, keep: np.ndarray | None = None
+) -> np.ndarray:
     """Eigenvalues of ``DG(image) DG(theta)``, sorted by decreasing modulus.
 
     ``keep`` (boolean, length of theta) restricts to a coordinate subspace, e.g. to drop parameters of
@@ -511,9 +545,16 @@ def floquet_multipliers(jac: Callable[[np.ndarray], np.ndarray], theta: np.ndarr
     return mu[np.argsort(-np.abs(mu), kind="stable")]
 
 
-def period2_orbit(step: Callable[[np.ndarray], np.ndarray], jac: Callable[[np.ndarray], np.ndarray],
-                  theta0: np.ndarray, *, tol: float = 1e-13, max_iter: int = 50,
-                  keep: np.ndarray | None = None, rcond: float = 1e-10) -> Orbit2:
+def period2_orbit(
+    step: Callable[[np.ndarray], np.ndarray],
+    jac: Callable[[np.ndarray], np.ndarray],
+    theta0: np.ndarray,
+    *,
+    tol: float = 1e-13,
+    max_iter: int = 50,
+    keep: np.ndarray | None = None,
+    rcond: float = 1e-10,
+) -> Orbit2:
     """Damped Newton's method on ``F(theta) = G(G(theta)) - theta`` from ``theta0``.
 
     ``DF = DG(G(theta)) DG(theta) - I``. Each step solves ``DF s = -F`` by least squares, with

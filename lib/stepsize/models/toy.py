@@ -231,9 +231,19 @@ class ToyFates:
         return float(np.mean(self.at_minimum))
 
 
-def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: float = 1e-6,
-          cycle_tol: float = 1e-10, blowup: float = 1e6, check_every: int = 16, max_period: int = 4,
-          chunk: int = 1 << 16) -> ToyFates:
+def fates(
+    x0: ArrayLike,
+    y0: ArrayLike,
+    eta: ArrayLike,
+    n_steps: int,
+    *,
+    tol: float = 1e-6,
+    cycle_tol: float = 1e-10,
+    blowup: float = 1e6,
+    check_every: int = 16,
+    max_period: int = 4,
+    chunk: int = 1 << 16,
+) -> ToyFates:
     """Run GD ``(x, y) <- (x, y) - eta grad L`` from every initial point and classify each run.
 
     Vectorised: all points advance together with in-place operations on float arrays. Every
@@ -260,8 +270,9 @@ def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: fl
     ``eta`` is a number or one step size per point. :func:`fate_plain` is the same algorithm,
     one point at a time, with bit-for-bit the same iterates.
     """
-    x0, y0, eta = np.broadcast_arrays(np.asarray(x0, dtype=float), np.asarray(y0, dtype=float),
-                                      np.asarray(eta, dtype=float))
+    x0, y0, eta = np.broadcast_arrays(
+        np.asarray(x0, dtype=float), np.asarray(y0, dtype=float), np.asarray(eta, dtype=float)
+    )
     shape = x0.shape
     x0, y0, eta = x0.ravel(), y0.ravel(), eta.ravel()
     if np.any(~(eta > 0)):
@@ -269,25 +280,38 @@ def fates(x0: ArrayLike, y0: ArrayLike, eta: ArrayLike, n_steps: int, *, tol: fl
     if n_steps < 0 or check_every < 1 or max_period < 1 or chunk < 1:
         raise ValueError("need n_steps >= 0, check_every >= 1, max_period >= 1, chunk >= 1")
     n = x0.size
-    out = _ToyOut(kind=np.full(n, int(Fate.UNDECIDED), dtype=np.int8), period=np.zeros(n, dtype=np.int64),
-                  steps=np.full(n, n_steps, dtype=np.int64), x=x0.copy(), y=y0.copy(),
-                  es=np.full(n, np.nan), mu=np.full(n, np.nan))
+    out = _ToyOut(
+        kind=np.full(n, int(Fate.UNDECIDED), dtype=np.int8),
+        period=np.zeros(n, dtype=np.int64),
+        steps=np.full(n, n_steps, dtype=np.int64),
+        x=x0.copy(),
+        y=y0.copy(),
+        es=np.full(n, np.nan),
+        mu=np.full(n, np.nan),
+    )
     crit = (tol * tol, cycle_tol * cycle_tol, blowup * blowup, check_every, max_period)
     idx = np.arange(n)
     k, stage = 0, 4 * check_every
     while k < n_steps and idx.size:
         k_end = min(n_steps, k + stage)  # a multiple of check_every unless it is n_steps
-        alive = [_run_blocks(idx[s:s + chunk], out, eta, k, k_end, crit) for s in range(0, idx.size, chunk)]
+        alive = [_run_blocks(idx[s : s + chunk], out, eta, k, k_end, crit) for s in range(0, idx.size, chunk)]
         idx = np.concatenate(alive)
         k, stage = k_end, 4 * stage
     bad = out.kind == int(Fate.DIVERGED)
     out.x[bad] = np.nan
     out.y[bad] = np.nan
     kind, period = _decide(out.period, bad, out.es, out.mu)
-    return ToyFates(kind=kind.reshape(shape), period=period.reshape(shape),
-                    steps=out.steps.reshape(shape), x=out.x.reshape(shape), y=out.y.reshape(shape), tol=tol,
-                    settled=(out.period == 1).reshape(shape), eta_sharpness=out.es.reshape(shape),
-                    multiplier=out.mu.reshape(shape))
+    return ToyFates(
+        kind=kind.reshape(shape),
+        period=period.reshape(shape),
+        steps=out.steps.reshape(shape),
+        x=out.x.reshape(shape),
+        y=out.y.reshape(shape),
+        tol=tol,
+        settled=(out.period == 1).reshape(shape),
+        eta_sharpness=out.es.reshape(shape),
+        multiplier=out.mu.reshape(shape),
+    )
 
 
 def lambda_max_closed_form(x: ArrayLike, y: ArrayLike) -> ArrayLike:
@@ -339,12 +363,10 @@ def _cycle_multiplier(x: np.ndarray, y: np.ndarray, e: np.ndarray, p: np.ndarray
         cx, cy = cx - t * cy, cy - t * cx
     tr, det = m11 + m22, m11 * m22 - m12 * m21
     disc = 0.25 * tr * tr - det
-    return np.where(disc >= 0, 0.5 * np.abs(tr) + np.sqrt(np.maximum(disc, 0.0)),
-                    np.sqrt(np.abs(det)))
+    return np.where(disc >= 0, 0.5 * np.abs(tr) + np.sqrt(np.maximum(disc, 0.0)), np.sqrt(np.abs(det)))
 
 
-def _decide(period: np.ndarray, diverged: np.ndarray, es: np.ndarray,
-            mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _decide(period: np.ndarray, diverged: np.ndarray, es: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The one fate rule (:func:`stepsize.dynamics.decide_fates`) on the toy's runs; returns
     ``(kind, period)`` with period 0 where the fate is undecided or the run diverged."""
     kind = decide_fates(period, diverged, es, mu)
@@ -366,8 +388,9 @@ class _ToyOut:
     mu: np.ndarray
 
 
-def _run_blocks(idx: np.ndarray, out: _ToyOut, eta: np.ndarray, k: int, k_end: int,
-                crit: tuple[float, float, float, int, int]) -> np.ndarray:
+def _run_blocks(
+    idx: np.ndarray, out: _ToyOut, eta: np.ndarray, k: int, k_end: int, crit: tuple[float, float, float, int, int]
+) -> np.ndarray:
     """Advance the points ``idx`` from step ``k`` to ``k_end`` in blocks of ``check_every`` steps,
     classify after each block, write finished points (and all iterates) to ``out``; return the
     indices still running."""
@@ -416,8 +439,9 @@ def _run_blocks(idx: np.ndarray, out: _ToyOut, eta: np.ndarray, k: int, k_end: i
             done = bad | conv | cyc
             if done.any():
                 di = idx[done]
-                out.kind[di] = np.where(bad[done], int(Fate.DIVERGED),
-                                        np.where(conv[done], int(Fate.CONVERGED), int(Fate.PERIODIC)))
+                out.kind[di] = np.where(
+                    bad[done], int(Fate.DIVERGED), np.where(conv[done], int(Fate.CONVERGED), int(Fate.PERIODIC))
+                )
                 out.period[di] = np.where(conv[done], 1, np.where(cyc[done], hit[done], 0))
                 out.steps[di] = k
                 out.x[di] = x[done]
@@ -434,9 +458,18 @@ def _run_blocks(idx: np.ndarray, out: _ToyOut, eta: np.ndarray, k: int, k_end: i
     return idx
 
 
-def fate_plain(x0: float, y0: float, eta: float, n_steps: int, *, tol: float = 1e-6,
-               cycle_tol: float = 1e-10, blowup: float = 1e6, check_every: int = 16,
-               max_period: int = 4) -> tuple[int, int, int, float, float]:
+def fate_plain(
+    x0: float,
+    y0: float,
+    eta: float,
+    n_steps: int,
+    *,
+    tol: float = 1e-6,
+    cycle_tol: float = 1e-10,
+    blowup: float = 1e6,
+    check_every: int = 16,
+    max_period: int = 4,
+) -> tuple[int, int, int, float, float]:
     """Reference implementation of :func:`fates` for ONE initial point, in plain Python floats.
 
     Same step ``t = eta (xy - 1); (x, y) <- (x - t y, y - t x)``, same checks at the same steps,

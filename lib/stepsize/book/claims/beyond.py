@@ -27,10 +27,14 @@ def feigenbaum_verdict(ratios: np.ndarray, delta: float, rel_tol: float = 0.01) 
         return NOT_APPLICABLE, f"{r.size} gap ratio(s): at least 4 flips are needed to see an approach."
     err = np.abs(r / delta - 1)
     if err[-1] <= rel_tol and err[-1] < err[0]:
-        return REPRODUCED, (f"The last ratio {r[-1]:.5f} is within {err[-1]:.1e} of {delta:.5f} (allowed "
-                            f"{rel_tol:g}), down from {err[0]:.1e} for the first.")
-    return DIFFERS, (f"The last ratio {r[-1]:.5f} is {err[-1]:.1e} from {delta:.5f} (allowed {rel_tol:g}); the first "
-                     f"was {err[0]:.1e} away.")
+        return REPRODUCED, (
+            f"The last ratio {r[-1]:.5f} is within {err[-1]:.1e} of {delta:.5f} (allowed "
+            f"{rel_tol:g}), down from {err[0]:.1e} for the first."
+        )
+    return DIFFERS, (
+        f"The last ratio {r[-1]:.5f} is {err[-1]:.1e} from {delta:.5f} (allowed {rel_tol:g}); the first "
+        f"was {err[0]:.1e} away."
+    )
 
 
 def chaos_verdict(s: Share, threshold: float) -> tuple[str, str]:
@@ -54,8 +58,10 @@ def divergence_verdict(below: Share, above: Share, survivors_bounded: int) -> tu
     if v_below != REPRODUCED:
         return v_below, "Below the divergence point: " + why_below
     if survivors_bounded:
-        return UNDECIDED, (f"Above it {above.k} of {above.n} runs diverged and {survivors_bounded} were still bounded "
-                           "at the end of the budget; a larger n_transient would decide them.")
+        return UNDECIDED, (
+            f"Above it {above.k} of {above.n} runs diverged and {survivors_bounded} were still bounded "
+            "at the end of the budget; a larger n_transient would decide them."
+        )
     v_above, why_above = share_verdict(above, "all")
     return v_above, f"Below it none of {below.n} runs diverged; above it: {why_above}"
 
@@ -103,8 +109,9 @@ def one_law_verdict(n_converged: int, n_stays_above: int, n_transient: int, tol:
     if n_converged == 0:
         return NOT_APPLICABLE, "No run converged, so the law has nothing to constrain; a longer budget would give some."
     if n_stays_above:
-        return DIFFERS, (f"{n_stays_above} run(s) stayed settled with ηλmax/2 above 1 + {tol:g} after a continuation "
-                         "of 20,000 steps.")
-    tail = (f" {n_transient} settled run(s) above the line left it when continued (transients)." if n_transient
-            else "")
+        return DIFFERS, (
+            f"{n_stays_above} run(s) stayed settled with ηλmax/2 above 1 + {tol:g} after a continuation "
+            "of 20,000 steps."
+        )
+    tail = f" {n_transient} settled run(s) above the line left it when continued (transients)." if n_transient else ""
     return REPRODUCED, f"{n_converged} converged runs, none above 1; no settled run stayed above 1 + {tol:g}.{tail}"

@@ -28,8 +28,15 @@ def _combine(fails: list[str], open_: list[str], ok_text: str) -> tuple[str, str
     return REPRODUCED, ok_text
 
 
-def balancedness(max_drift: float, delta: float, remaining: float, drift_rel_err: float,
-                 eta_beta: float, initial_balancedness: float, n_steps: int) -> tuple[str, str]:
+def balancedness(
+    max_drift: float,
+    delta: float,
+    remaining: float,
+    drift_rel_err: float,
+    eta_beta: float,
+    initial_balancedness: float,
+    n_steps: int,
+) -> tuple[str, str]:
     """Proposition 3.4 with our bound: from a balanced start, steps ``eta <= eta_bar`` keep every
     iterate ``delta``-balanced.
 
@@ -41,26 +48,42 @@ def balancedness(max_drift: float, delta: float, remaining: float, drift_rel_err
     ``eta * beta <= 1`` (the certificate's smoothness condition).
     """
     if not (initial_balancedness <= BALANCED_ATOL and eta_beta <= 1.0 + 1e-9):
-        return NOT_APPLICABLE, (f"The premise fails: the start has balancedness constant {initial_balancedness:.2g} "
-                                f"(it must be balanced, 0 up to rounding), or the step η̄ times the smoothness "
-                                f"constant β is {eta_beta:.3g}, above the 1 the certificate needs.")
+        return NOT_APPLICABLE, (
+            f"The premise fails: the start has balancedness constant {initial_balancedness:.2g} "
+            f"(it must be balanced, 0 up to rounding), or the step η̄ times the smoothness "
+            f"constant β is {eta_beta:.3g}, above the 1 the certificate needs."
+        )
     if not drift_rel_err < 1e-9:
-        return DIFFERS, (f"The one-step drift formula misses the measured change by {drift_rel_err:.2g} (relative "
-                         f"error); it should be exact, up to rounding.")
+        return DIFFERS, (
+            f"The one-step drift formula misses the measured change by {drift_rel_err:.2g} (relative "
+            f"error); it should be exact, up to rounding."
+        )
     if max_drift > delta:
-        return DIFFERS, (f"Within {n_steps} steps the balancedness constant reached {max_drift:.3g}, above "
-                         f"the δ = {delta:.3g} it should stay within.")
+        return DIFFERS, (
+            f"Within {n_steps} steps the balancedness constant reached {max_drift:.3g}, above "
+            f"the δ = {delta:.3g} it should stay within."
+        )
     if max_drift + remaining <= delta:
-        return REPRODUCED, (f"The largest balancedness constant within {n_steps} steps is {max_drift:.3g}; later "
-                            f"steps can add at most 2·η̄·L(end) = {remaining:.2g}, so every iterate stays within "
-                            f"δ = {delta:.3g}.")
-    return UNDECIDED, (f"Within {n_steps} steps the constant stayed at {max_drift:.3g}, within δ = {delta:.3g}, but "
-                       f"later steps could still add up to {remaining:.2g}, more than the margin left: a longer run "
-                       f"(larger n_steps) decides it.")
+        return REPRODUCED, (
+            f"The largest balancedness constant within {n_steps} steps is {max_drift:.3g}; later "
+            f"steps can add at most 2·η̄·L(end) = {remaining:.2g}, so every iterate stays within "
+            f"δ = {delta:.3g}."
+        )
+    return UNDECIDED, (
+        f"Within {n_steps} steps the constant stayed at {max_drift:.3g}, within δ = {delta:.3g}, but "
+        f"later steps could still add up to {remaining:.2g}, more than the margin left: a longer run "
+        f"(larger n_steps) decides it."
+    )
 
 
-def constant_step(depths: Sequence[int], at_bound: Sequence[str], above: Sequence[Sequence[str]],
-                  at_bound_text: Sequence[str], grid_top: float, premise: bool = True) -> tuple[str, str]:
+def constant_step(
+    depths: Sequence[int],
+    at_bound: Sequence[str],
+    above: Sequence[Sequence[str]],
+    at_bound_text: Sequence[str],
+    grid_top: float,
+    premise: bool = True,
+) -> tuple[str, str]:
     """Figure 1's three statements at every depth: the run at the bound converges, some larger
     step still converges, a much larger one diverges.
 
@@ -70,8 +93,9 @@ def constant_step(depths: Sequence[int], at_bound: Sequence[str], above: Sequenc
     certified (Theorem 2.4's conditions hold).
     """
     if not premise:
-        return NOT_APPLICABLE, ("The premise of Theorem 2.4 fails: the start is not balanced or the bound is not "
-                                "certified.")
+        return NOT_APPLICABLE, (
+            "The premise of Theorem 2.4 fails: the start is not balanced or the bound is not certified."
+        )
     fails: list[str] = []
     open_: list[str] = []
     for N, f0, fa, txt in zip(depths, at_bound, above, at_bound_text):
@@ -90,9 +114,15 @@ def constant_step(depths: Sequence[int], at_bound: Sequence[str], above: Sequenc
     return _combine(fails, open_, "All three statements hold at every depth.")
 
 
-def vs_nar(depths: Sequence[int], suff: Sequence[float], nec: Sequence[float],
-           etas: Sequence[np.ndarray], fates: Sequence[np.ndarray], grid_tol: float = 1e-3,
-           texts: Sequence[Sequence[str]] | None = None) -> tuple[str, str]:
+def vs_nar(
+    depths: Sequence[int],
+    suff: Sequence[float],
+    nec: Sequence[float],
+    etas: Sequence[np.ndarray],
+    fates: Sequence[np.ndarray],
+    grid_tol: float = 1e-3,
+    texts: Sequence[Sequence[str]] | None = None,
+) -> tuple[str, str]:
     """``eta_bar <= eta_meas <= eta_nec`` at every depth, where ``eta_meas`` is the largest step of
     the grid whose run converged to the global minimum.
 
@@ -119,13 +149,15 @@ def vs_nar(depths: Sequence[int], suff: Sequence[float], nec: Sequence[float],
         elif np.any(und & (e > n)):
             j = int(np.flatnonzero(und & (e > n))[0])
             why = f" (at {e[j]:.3g}: {tx[j]})" if tx[j] else ""
-            open_.append(f"N = {N}: {int(np.sum(und & (e > n)))} run(s) above the necessary bound {n:.3g} are "
-                         f"undecided{why}")
+            open_.append(
+                f"N = {N}: {int(np.sum(und & (e > n)))} run(s) above the necessary bound {n:.3g} are undecided{why}"
+            )
     return _combine(fails, open_, "The three steps are ordered at every depth.")
 
 
-def all_instances(claim_text: str, converged_ok: np.ndarray, counter: np.ndarray, undecided: np.ndarray,
-                  undecided_text: str = "") -> tuple[str, str, object]:
+def all_instances(
+    claim_text: str, converged_ok: np.ndarray, counter: np.ndarray, undecided: np.ndarray, undecided_text: str = ""
+) -> tuple[str, str, object]:
     """A claim about almost every random instance ("all but a null set"), as a share.
 
     ``converged_ok``: instances that ended as the claim says; ``counter``: instances that ended
@@ -138,15 +170,28 @@ def all_instances(claim_text: str, converged_ok: np.ndarray, counter: np.ndarray
     if bad.any():
         return DIFFERS, f"{claim_text}: {s.text()}; {int(bad.sum())} instance(s) ended elsewhere.", s
     if und.any():
-        return UNDECIDED, (f"{claim_text}: {s.text()}; {int(und.sum())} instance(s) not decided within the budget"
-                           + (f" ({undecided_text})" if undecided_text else "") + "."), s
+        return (
+            UNDECIDED,
+            (
+                f"{claim_text}: {s.text()}; {int(und.sum())} instance(s) not decided within the budget"
+                + (f" ({undecided_text})" if undecided_text else "")
+                + "."
+            ),
+            s,
+        )
     status, reason = share_verdict(s, "all")
     return status, f"{claim_text}: {reason}", s
 
 
-def decreasing(depths: Sequence[int], gammas: Sequence[float], iters: Sequence[Sequence[int]],
-               run_lengths: Sequence[Sequence[int]], fates: Sequence[Sequence[str]],
-               needed_text: Sequence[Sequence[str]], max_step_over_bound: float) -> tuple[str, str]:
+def decreasing(
+    depths: Sequence[int],
+    gammas: Sequence[float],
+    iters: Sequence[Sequence[int]],
+    run_lengths: Sequence[Sequence[int]],
+    fates: Sequence[Sequence[str]],
+    needed_text: Sequence[Sequence[str]],
+    max_step_over_bound: float,
+) -> tuple[str, str]:
     """Figure 2: decreasing schedules within the bound converge, and faster decay converges more slowly.
 
     ``iters[i][g]`` is the first iteration at which depth ``depths[i]``'s schedule ``gammas[g]``
@@ -158,8 +203,10 @@ def decreasing(depths: Sequence[int], gammas: Sequence[float], iters: Sequence[S
     differs, neither reached is undecided. Premise: the largest step is within the bound.
     """
     if not max_step_over_bound <= 1.0 + 1e-12:
-        return NOT_APPLICABLE, (f"The premise fails: the largest step is {max_step_over_bound:.3g} times the bound "
-                                f"(the theorem needs at most 1).")
+        return NOT_APPLICABLE, (
+            f"The premise fails: the largest step is {max_step_over_bound:.3g} times the bound "
+            f"(the theorem needs at most 1)."
+        )
     fails: list[str] = []
     open_: list[str] = []
     for N, it, ln, fa, nt in zip(depths, iters, run_lengths, fates, needed_text):
@@ -175,14 +222,23 @@ def decreasing(depths: Sequence[int], gammas: Sequence[float], iters: Sequence[S
                     if ia > ib:
                         fails.append(f"N = {N}: γ = {gammas[a]:g} needs {ia} iterations, γ = {gammas[b]:g} only {ib}")
                     elif ia == ib:
-                        open_.append(f"N = {N}: γ = {gammas[a]:g} and {gammas[b]:g} need the same {ia} iterations "
-                                     "(the schedules differ too little within the run; a smaller k0 separates them)")
+                        open_.append(
+                            f"N = {N}: γ = {gammas[a]:g} and {gammas[b]:g} need the same {ia} iterations "
+                            "(the schedules differ too little within the run; a smaller k0 separates them)"
+                        )
                 elif ia < 0 and ib >= 0 and int(ln[a]) >= ib:
-                    fails.append(f"N = {N}: γ = {gammas[b]:g} reached the threshold at {ib}, γ = {gammas[a]:g} not "
-                                 f"within {int(ln[a])}")
+                    fails.append(
+                        f"N = {N}: γ = {gammas[b]:g} reached the threshold at {ib}, γ = {gammas[a]:g} not "
+                        f"within {int(ln[a])}"
+                    )
                 elif ia < 0 and ib < 0:
-                    open_.append(f"N = {N}: neither γ = {gammas[a]:g} nor γ = {gammas[b]:g} reached the "
-                                 "threshold, so their order is open")
+                    open_.append(
+                        f"N = {N}: neither γ = {gammas[a]:g} nor γ = {gammas[b]:g} reached the "
+                        "threshold, so their order is open"
+                    )
     open_ = list(dict.fromkeys(open_))
-    return _combine(fails, open_, "Every schedule reached the threshold, and at every depth a faster decay "
-                                  "needed strictly more iterations.")
+    return _combine(
+        fails,
+        open_,
+        "Every schedule reached the threshold, and at every depth a faster decay needed strictly more iterations.",
+    )

@@ -63,8 +63,11 @@ def injected_names(history: list[str] | None = None) -> list[str]:
         return []
     names: list[str] = []
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else ([node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        )
         for t in targets:
             for n in ast.walk(t):
                 if isinstance(n, ast.Name) and n.id not in names:
@@ -86,5 +89,16 @@ def check_parameters(slug: str, **values: Any) -> None:
     ch.validate(values)
 
 
-__all__ = ["CHAPTERS", "REPO_ROOT", "Chapter", "Param", "ParameterError", "RegistryError", "Rule", "check_parameters", "get",
-           "injected_names", "parameters_cell"]
+__all__ = [
+    "CHAPTERS",
+    "REPO_ROOT",
+    "Chapter",
+    "Param",
+    "ParameterError",
+    "RegistryError",
+    "Rule",
+    "check_parameters",
+    "get",
+    "injected_names",
+    "parameters_cell",
+]

@@ -13,6 +13,7 @@ def _eta_list(text: str) -> bool:
         return False
     return 1 <= len(v) <= 6 and len(set(v)) == len(v) and all(0 < x <= 2 for x in v)
 
+
 CHAPTERS = (
     Chapter(
         slug="beyond-atlas",
@@ -36,8 +37,11 @@ CHAPTERS = (
         title="Gradient descent at the edge of stability",
         part="beyond",
         limits=(
-            Param("etas", rule=_eta_list,
-                  rule_text="a comma-separated list of 1 to 6 distinct step sizes in (0, 2], e.g. 0.5,0.25"),
+            Param(
+                "etas",
+                rule=_eta_list,
+                rule_text="a comma-separated list of 1 to 6 distinct step sizes in (0, 2], e.g. 0.5,0.25",
+            ),
             Param("n_seeds", low=1, high=64),
             Param("n_samples", low=20, high=1797),
             Param("width", low=2, high=256),

@@ -143,8 +143,10 @@ class Param:
     def check(self, value: Any) -> Any:
         """Return ``value`` (ints widened to float for float parameters) or raise ParameterError."""
         if self.kind is None:
-            raise RegistryError(f"parameter '{self.name}': a bare registry entry; use Chapter.params (it adds the "
-                                f"type from the parameters cell)")
+            raise RegistryError(
+                f"parameter '{self.name}': a bare registry entry; use Chapter.params (it adds the "
+                f"type from the parameters cell)"
+            )
         ok = True
         if self.kind is bool:
             ok = isinstance(value, bool)
@@ -170,8 +172,9 @@ class Param:
             if isinstance(value, str) and self.kind in (int, float) and _looks_numeric(value):
                 # papermill -y: YAML 1.1 reads 1e-3 (no dot) as text
                 example = "1.0e-3" if self.kind is float else "1000"
-                hint = (f" (text, not a number: YAML reads a number like 1e-3 without a dot as text; "
-                        f"write it as {example})")
+                hint = (
+                    f" (text, not a number: YAML reads a number like 1e-3 without a dot as text; write it as {example})"
+                )
             raise ParameterError(self._message(value) + hint)
         return value
 
@@ -238,8 +241,11 @@ def parameters_cell(path: str | Path) -> tuple[CellParam, ...]:
 @functools.lru_cache(maxsize=256)
 def _read_parameters_cell(path: str, mtime_ns: int, size: int) -> tuple[CellParam, ...]:
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"
-             and "parameters" in (c.get("metadata", {}).get("tags") or [])]
+    cells = [
+        c
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code" and "parameters" in (c.get("metadata", {}).get("tags") or [])
+    ]
     if len(cells) != 1:
         raise RegistryError(f"{path}: needs exactly one code cell tagged 'parameters'; found {len(cells)}")
     src = cells[0]["source"]
@@ -252,13 +258,18 @@ def _read_parameters_cell(path: str, mtime_ns: int, size: int) -> tuple[CellPara
     out: list[CellParam] = []
     for node in body:
         where = f"{path}: parameters cell, line {node.lineno}"
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(node.annotation, ast.Name) and node.value is not None):
+        if not (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.annotation, ast.Name)
+            and node.value is not None
+        ):
             raise RegistryError(f"{where}: only annotated literals 'name: type = value  # help' may stand here")
         name, kind = node.target.id, KINDS.get(node.annotation.id)
         if kind is None:
-            raise RegistryError(f"{where}: parameter '{name}' has type {node.annotation.id}; "
-                                f"allowed: {', '.join(KINDS)}")
+            raise RegistryError(
+                f"{where}: parameter '{name}' has type {node.annotation.id}; allowed: {', '.join(KINDS)}"
+            )
         try:
             value = ast.literal_eval(node.value)
         except ValueError:
@@ -266,8 +277,10 @@ def _read_parameters_cell(path: str, mtime_ns: int, size: int) -> tuple[CellPara
         if kind is float and type(value) is int:
             value = float(value)
         if type(value) is not kind:
-            raise RegistryError(f"{where}: parameter '{name}' is declared {kind.__name__} but its default "
-                                f"{shorten(value)} is {type(value).__name__}")
+            raise RegistryError(
+                f"{where}: parameter '{name}' is declared {kind.__name__} but its default "
+                f"{shorten(value)} is {type(value).__name__}"
+            )
         comment = lines[node.end_lineno - 1].partition("#")[2].strip() if node.end_lineno else ""
         if not comment:
             raise RegistryError(f"{where}: parameter '{name}' needs a '# help' comment")
@@ -277,8 +290,9 @@ def _read_parameters_cell(path: str, mtime_ns: int, size: int) -> tuple[CellPara
     return tuple(out)
 
 
-def merge(slug: str, cell: tuple[CellParam, ...], limits: tuple[Param, ...], rules: tuple[Rule, ...] = ()
-          ) -> tuple[Param, ...]:
+def merge(
+    slug: str, cell: tuple[CellParam, ...], limits: tuple[Param, ...], rules: tuple[Rule, ...] = ()
+) -> tuple[Param, ...]:
     """The chapter's parameters: the cell's, in its order, each with its registry entry's limits.
 
     Raises :class:`RegistryError` naming the chapter and the parameter when an entry names a
@@ -291,8 +305,10 @@ def merge(slug: str, cell: tuple[CellParam, ...], limits: tuple[Param, ...], rul
     for e in limits:
         where = f"{slug}: registry entry for parameter '{e.name}'"
         if e.name not in by_name:
-            raise RegistryError(f"{where}: the notebook's parameters cell has no such parameter "
-                                f"(it has: {', '.join(by_name) or 'none'})")
+            raise RegistryError(
+                f"{where}: the notebook's parameters cell has no such parameter "
+                f"(it has: {', '.join(by_name) or 'none'})"
+            )
         if e.name in entries:
             raise RegistryError(f"{where}: given twice")
         if e.kind is not None or e.default is not None or e.help:
@@ -304,16 +320,20 @@ def merge(slug: str, cell: tuple[CellParam, ...], limits: tuple[Param, ...], rul
         if e.choices is not None:
             bad = [c for c in e.choices if not (type(c) is kind or (kind is float and type(c) is int))]
             if bad or not e.choices:
-                raise RegistryError(f"{where}: choices {shorten(e.choices)} are not all {kind.__name__}, "
-                                    f"the type the parameters cell declares")
+                raise RegistryError(
+                    f"{where}: choices {shorten(e.choices)} are not all {kind.__name__}, "
+                    f"the type the parameters cell declares"
+                )
         entries[e.name] = e
     for r in rules:
         missing = [n for n in r.names if n not in by_name]
         if missing:
-            raise RegistryError(f"{slug}: rule {r.text!r} names parameter '{missing[0]}', which the "
-                                f"notebook's parameters cell lacks")
-    params = tuple(replace(entries.get(c.name, Param(c.name)), kind=c.kind, default=c.default, help=c.help)
-                   for c in cell)
+            raise RegistryError(
+                f"{slug}: rule {r.text!r} names parameter '{missing[0]}', which the notebook's parameters cell lacks"
+            )
+    params = tuple(
+        replace(entries.get(c.name, Param(c.name)), kind=c.kind, default=c.default, help=c.help) for c in cell
+    )
     for p in params:
         try:
             p.check(p.default)

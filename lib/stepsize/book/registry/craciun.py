@@ -63,8 +63,11 @@ CHAPTERS += (
             SEED,
         ),
         test_overrides={"depth": 2, "dim": 3, "s_top": 1.5, "n_runs": 10, "n_eta": 11},
-        rules=(Rule(("n_samples", "dim"), lambda m, n: m >= n,
-                    "n_samples >= dim (X X^T = I needs dim independent samples)"),),
+        rules=(
+            Rule(
+                ("n_samples", "dim"), lambda m, n: m >= n, "n_samples >= dim (X X^T = I needs dim independent samples)"
+            ),
+        ),
     ),
 )
 

@@ -42,8 +42,7 @@ CHAPTERS += (
             Param("seed", low=0, high=2**32 - 1),
         ),
         test_overrides={"depth": 2, "n_negative": 1, "n_steps": 600, "n_long": 5000, "seed": 0},
-        rules=(Rule(("n_negative", "dim"), lambda k, n: k < n,
-                    "n_negative < dim (R needs a positive eigenvalue)"),),
+        rules=(Rule(("n_negative", "dim"), lambda k, n: k < n, "n_negative < dim (R needs a positive eigenvalue)"),),
     ),
 )
 

@@ -8,7 +8,6 @@ from .core import SEED, Chapter, Param, Rule
 PRESET = Param("preset", choices=("quick", "paper"))
 
 
-
 def _depth_list(text: str) -> bool:
     """A comma-separated list of 1 to 5 distinct depths, each an integer in [2, 10]."""
     try:
