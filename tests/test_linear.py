@@ -137,3 +137,17 @@ def test_dense_hessian_chunked_equals_one_batch():
     full = linear.dense_hessian(Ws, prob)
     for mb in (1, 7, 40):
         assert np.array_equal(linear.dense_hessian(Ws, prob, max_batch=mb), full)
+
+
+@pytest.mark.parametrize("dims", [(3, 4, 2), (5, 5, 5, 5), (6, 3, 4, 6)])
+def test_loss_equals_the_three_operand_formula_and_the_direct_residual(dims):
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((dims[0], 40)), rng.standard_normal((dims[-1], 40))
+    prob = linear.from_data(X, Y)
+    Ws = linear.random_init(rng, 7, dims)
+    P = linear.product(Ws)
+    three = 0.5 * np.einsum("bij,jk,bik->b", P, prob.Sxx, P) - np.einsum("bij,ij->b", P, prob.Syx) + 0.5 * prob.yy
+    direct = 0.5 * np.sum((Y[None] - P @ X[None]) ** 2, axis=(1, 2))
+    lo = linear.loss(Ws, prob)
+    assert np.allclose(lo, three, rtol=1e-12, atol=1e-12 * prob.yy)
+    assert np.allclose(lo, direct, rtol=1e-10, atol=1e-10 * prob.yy)

@@ -89,9 +89,13 @@ def product(Ws: Weights) -> np.ndarray:
 
 
 def loss(Ws: Weights, prob: LinearProblem) -> np.ndarray:
-    """``1/2 ||Y - P X||_F^2`` per run, shape ``(B,)`` (clipped at 0 against rounding)."""
+    """``1/2 ||Y - P X||_F^2`` per run, shape ``(B,)`` (clipped at 0 against rounding).
+
+    ``P Sxx`` first (batched BLAS), then two-operand contractions: several times faster than one
+    three-operand ``einsum``, equal to rounding (tested).
+    """
     P = product(Ws)
-    quad = np.einsum("bij,jk,bik->b", P, prob.Sxx, P)
+    quad = np.einsum("bij,bij->b", P @ prob.Sxx, P)
     lin = np.einsum("bij,ij->b", P, prob.Syx)
     return np.maximum(0.5 * quad - lin + 0.5 * prob.yy, 0.0)
 
