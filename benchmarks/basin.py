@@ -6,14 +6,13 @@ The lib's vectorised path against a per-point Python loop (timed on a sample, sc
 from __future__ import annotations
 
 import numpy as np
-
 from common import median_time
 
 
 def bench_basin(repeats: int, n_points: int = 10**6, n_steps: int = 1000, sample: int = 20000) -> dict:
     from stepsize.models import toy
 
-    side = int(round(np.sqrt(n_points)))
+    side = round(np.sqrt(n_points))
     g = np.linspace(-3.0, 3.0, side)
     X, Y = np.meshgrid(g, g)
     x0, y0 = X.ravel(), Y.ravel()
@@ -30,5 +29,4 @@ def bench_basin(repeats: int, n_points: int = 10**6, n_steps: int = 1000, sample
 
     t_s, _ = median_time(plain, repeats, warmup=0)
     t_plain = t_s / sample * x0.size
-    return {"n": x0.size, "sample": sample, "work": work, "t_vec": t_vec, "t_plain": t_plain,
-            "repeats": repeats}
+    return {"n": x0.size, "sample": sample, "work": work, "t_vec": t_vec, "t_plain": t_plain, "repeats": repeats}

@@ -24,6 +24,11 @@ def median_time(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+def load() -> str:
+    """The load average (1, 5, 15 minutes), to be recorded next to every time."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
@@ -33,6 +38,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; numpy {np.__version__}; "
-            f"{platform.system()} {platform.release()}; load average at the start {load}")
+    return (
+        f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; numpy {np.__version__}; "
+        f"{platform.system()} {platform.release()}; load average at the start {load()}"
+    )

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from common import median_time
 
 
@@ -31,17 +30,21 @@ def bench_figure2(repeats: int, n_steps: int = 300) -> list[tuple[str, float | N
     inst, one, delta = _figure2_setup()
     rows = []
 
-    t, _ = median_time(lambda: relu.train_plain(one.w0[0], one.v0[0], inst.x, one.y[0], one.b[0], delta, n_steps),
-                       repeats)
+    t, _ = median_time(
+        lambda: relu.train_plain(one.w0[0], one.v0[0], inst.x, one.y[0], one.b[0], delta, n_steps), repeats
+    )
     plain = t / n_steps * 1e6
     rows.append(("(a) plain per-step numpy loop, 1 run", plain, f"{n_steps} steps"))
 
-    t, _ = median_time(lambda: relu.train((one.w0, one.v0), inst.x, one.y, one.b, delta, n_steps, record=False),
-                       repeats)
+    t, _ = median_time(
+        lambda: relu.train((one.w0, one.v0), inst.x, one.y, one.b, delta, n_steps, record=False), repeats
+    )
     rows.append(("(b) lib `relu.train`, 1 run", t / n_steps * 1e6, f"{n_steps} steps"))
 
-    t, _ = median_time(lambda: relu.train((inst.w0, inst.v0), inst.x, inst.y, inst.b, np.full(16, delta), n_steps,
-                                          record=False), repeats)
+    t, _ = median_time(
+        lambda: relu.train((inst.w0, inst.v0), inst.x, inst.y, inst.b, np.full(16, delta), n_steps, record=False),
+        repeats,
+    )
     rows.append(("(c) lib `relu.train`, batched over 16 runs", t / (16 * n_steps) * 1e6, f"{n_steps} steps x 16 runs"))
 
     torch_us, note = _torch_in_subprocess(repeats, n_steps)
@@ -55,8 +58,13 @@ def _torch_in_subprocess(repeats: int, n_steps: int) -> tuple[float | None, str]
     import json
     import subprocess
 
-    r = subprocess.run([sys.executable, str(Path(__file__).with_name("run.py")), "--torch-row", str(repeats), str(n_steps)],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("run.py")), "--torch-row", str(repeats), str(n_steps)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     if r.returncode != 0:
         return None, "failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
     res = json.loads(r.stdout.strip().splitlines()[-1])

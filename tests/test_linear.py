@@ -41,7 +41,6 @@ def test_hvp_matches_finite_differences_of_gradient(dims):
 
 
 def test_power_iteration_matches_dense_hessian():
-    rng = np.random.default_rng(3)
     R = np.diag([3.0, 1.5, 0.4])
     # balanced solution W_j = R^{1/3}: the Hessian is PSD there; Corollary 1 value 3 * 3^{4/3}
     Ws = [np.broadcast_to(np.diag(np.diag(R) ** (1 / 3)), (1, 3, 3)).copy() for _ in range(3)]
@@ -136,3 +135,17 @@ def test_dense_hessian_chunked_equals_one_batch():
     full = linear.dense_hessian(Ws, prob)
     for mb in (1, 7, 40):
         assert np.array_equal(linear.dense_hessian(Ws, prob, max_batch=mb), full)
+
+
+@pytest.mark.parametrize("dims", [(3, 4, 2), (5, 5, 5, 5), (6, 3, 4, 6)])
+def test_loss_equals_the_three_operand_formula_and_the_direct_residual(dims):
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((dims[0], 40)), rng.standard_normal((dims[-1], 40))
+    prob = linear.from_data(X, Y)
+    Ws = linear.random_init(rng, 7, dims)
+    P = linear.product(Ws)
+    three = 0.5 * np.einsum("bij,jk,bik->b", P, prob.Sxx, P) - np.einsum("bij,ij->b", P, prob.Syx) + 0.5 * prob.yy
+    direct = 0.5 * np.sum((Y[None] - P @ X[None]) ** 2, axis=(1, 2))
+    lo = linear.loss(Ws, prob)
+    assert np.allclose(lo, three, rtol=1e-12, atol=1e-12 * prob.yy)
+    assert np.allclose(lo, direct, rtol=1e-10, atol=1e-10 * prob.yy)

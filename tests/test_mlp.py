@@ -28,10 +28,12 @@ def test_backprop_matches_finite_differences(sizes, fd):
     assert np.allclose(lo, mlp.loss(layers, X, Y))
     for l in range(len(layers)):
         for which in (0, 1):
+
             def f(v, l=l, which=which):
                 new = [list(p) for p in layers]
                 new[l][which] = v
                 return float(mlp.loss([tuple(p) for p in new], X, Y)[1])
+
             num = fd(f, layers[l][which].copy())
             assert np.allclose(grads[l][which][1], num[1], atol=1e-7)
 
@@ -140,13 +142,33 @@ def _digits_setup(n=60, sizes=(64, 8, 8, 10), etas=(0.5, 1.0, 2.0, 50.0), runs=3
 def test_gd_fates_is_bit_identical_whatever_the_chunks_their_order_and_threads():
     X, Y, e, theta, sizes = _digits_setup()
     kw = {"n_steps": 60, "max_steps": 240, "window": 20}
-    ref = mlp_gd.gd_fates(theta, sizes, X, Y, e, chunk=12, **kw)
-    for extra in ({"chunk": 1}, {"chunk": 5, "chunk_order_seed": 3}, {"chunk": 2, "chunk_order_seed": 7, "workers": 2}):
+    ref = mlp_gd.gd_fates(theta, sizes, X, Y, e, chunk=12, workers=1, **kw)
+    for extra in (
+        {"chunk": 1},
+        {"chunk": 5, "chunk_order_seed": 3},
+        {"chunk": 2, "chunk_order_seed": 7, "workers": 2},
+        {"chunk": 3, "chunk_order_seed": 11, "workers": 2},
+        {"workers": 3, "chunk": 4},
+    ):
         r = mlp_gd.gd_fates(theta, sizes, X, Y, e, **extra, **kw)
         assert np.array_equal(r.theta, ref.theta, equal_nan=True)
         assert np.array_equal(r.loss, ref.loss, equal_nan=True)
         assert np.array_equal(r.kind, ref.kind)
         assert np.array_equal(r.eta_sharpness, ref.eta_sharpness, equal_nan=True)
+
+
+def test_gd_steps_are_the_iterates_of_gd_fates_bit_for_bit_in_any_chunk_order():
+    X, Y, e, theta, sizes = _digits_setup(etas=(0.5, 1.0, 2.0), runs=4)
+    n = 30
+    th1, lo1 = mlp_gd.gd_steps(theta, sizes, X, Y, e, n, chunk=5, workers=1)
+    th2, lo2 = mlp_gd.gd_steps(theta, sizes, X, Y, e, n, chunk=2, workers=2, chunk_order_seed=4)
+    th3, lo3 = mlp_gd.gd_steps(theta, sizes, X, Y, e, n, chunk=2, workers=2, chunk_order_seed=9)
+    assert np.array_equal(th1, th2) and np.array_equal(lo1, lo2)
+    assert np.array_equal(th2, th3) and np.array_equal(lo2, lo3)
+    # gd_fates records the same losses while no run has left the batch (budget above n, no checks yet)
+    r = mlp_gd.gd_fates(theta, sizes, X, Y, e, n_steps=n, max_steps=n, window=10)
+    assert np.array_equal(r.loss[:n], lo1) and not np.any(r.kind == Fate.DIVERGED)
+    assert mlp_gd.default_workers() in (1, 2)
 
 
 def test_gd_fates_follows_plain_gd_and_honours_its_budget():
@@ -189,8 +211,7 @@ def test_group_whose_share_is_decided_stops_early():
     assert mlp_gd.group_decided(16, 0, 20) and mlp_gd.group_decided(0, 5, 20)
     assert not mlp_gd.group_decided(0, 20, 20) and not mlp_gd.group_decided(10, 0, 20)
     X, Y, e, theta, sizes = _digits_setup(etas=(50.0, 0.5), runs=3)
-    r = mlp_gd.gd_fates(theta, sizes, X, Y, e, n_steps=20, max_steps=400, window=10,
-                        groups=np.repeat([0, 1], 3))
+    r = mlp_gd.gd_fates(theta, sizes, X, Y, e, n_steps=20, max_steps=400, window=10, groups=np.repeat([0, 1], 3))
     assert np.all(r.kind[:3] == Fate.DIVERGED) and not r.stopped_early[:3].any()
     # the eta = 0.5 group: 3 runs cannot decide a share against 1/2 unless all converge or none can
     assert not np.any(r.stopped_early[3:]) or group_ok(r)
@@ -206,3 +227,35 @@ def test_presets_are_consistent():
         assert 0 < p["n_steps"] <= p["max_steps"], name
         assert p["window"] <= p["n_steps"] and 0 < p["update_tol"] < 1
         assert list(p["etas"]) == sorted(p["etas"])
+
+
+def _sgd_one_batch(layers, X, Y, eta, n_epochs, batch_size, rng):
+    """SGD as it was written before chunks and threads: the whole batch at once (the reference)."""
+    B, N = layers[0][0].shape[0], X.shape[0]
+    nb = max(N // batch_size, 1)
+    eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,))
+    L = np.empty((n_epochs + 1, B))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for ep in range(n_epochs + 1):
+            L[ep] = mlp.loss_and_grad(layers, X, Y)[0]
+            if ep == n_epochs:
+                break
+            perm = np.argsort(rng.random((B, N)), axis=1)
+            for j in range(nb):
+                idx = perm[:, j * batch_size : (j + 1) * batch_size]
+                layers = mlp._step(layers, mlp.loss_and_grad(layers, X[idx], Y[idx])[1], eta)
+    return L, layers
+
+
+def test_sgd_is_bit_identical_whatever_the_chunks_and_threads():
+    rng = np.random.default_rng(2)
+    X, Y, _ = mlp.load("", n=50, rng=rng)
+    e = np.repeat([0.5, 2.0, 40.0], 3)
+    layers = mlp.init(rng, e.size, [64, 6, 6, 10])
+    L_ref, final_ref = _sgd_one_batch(layers, X, Y, e, 4, 8, np.random.default_rng(9))
+    for kw in ({}, {"chunk": 1, "workers": 1}, {"chunk": 2, "workers": 2}, {"chunk": 4, "workers": 3}):
+        tr = mlp.sgd(layers, X, Y, e, 4, 8, np.random.default_rng(9), **kw)
+        assert np.array_equal(tr.loss, L_ref, equal_nan=True), kw
+        for (W, b), (W0, b0) in zip(tr.final, final_ref):
+            assert np.array_equal(W, W0, equal_nan=True) and np.array_equal(b, b0, equal_nan=True)
+    assert not np.all(np.isfinite(L_ref[-1]))  # the eta = 40 runs blew up: NaN/inf handled per run

@@ -16,6 +16,7 @@ non-monotonically. This module provides what is needed to measure it:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,12 +167,16 @@ def train(
     n_steps: int,
     every: int,
     blowup: float = 1e6,
+    *,
+    workers: int | None = None,
 ) -> EosRun:
     """Full-batch GD ``theta <- theta - eta_b grad L`` for every run ``b`` at once, tracking the sharpness.
 
     The sharpness of each run is measured every ``every`` steps (and at the end) by :func:`sharpness`,
     warm-started from that run's previous eigenvector. A run whose loss exceeds ``blowup`` or is not
-    finite is diverged: it stops being updated and its later values are NaN.
+    finite is diverged: it stops being updated and its later values are NaN. The sharpness checks of
+    the runs share ``workers`` threads (default: one per core, at most 2, when the batch is large),
+    BLAS at one thread each (so the results do not depend on the machine's number of cores).
     """
     theta = np.array(theta0, dtype=float)
     B = theta.shape[0]
@@ -181,6 +186,20 @@ def train(
     sharp = np.full((B, steps.size), np.nan)
     vecs: list[np.ndarray | None] = [None] * B
     dead = np.zeros(B, dtype=bool)
+    from .mlp import _parallel
+
+    if workers is None:  # threads pay only on large batches (the paper preset), not on the quick one
+        big = B * X.shape[0] * max(net.sizes) >= 1 << 18
+        workers = max(1, min(2, os.cpu_count() or 1)) if big else 1
+    run, close = _parallel(workers)
+    try:
+        _train_loop(net, theta, etas, X, Y, n_steps, steps, losses, sharp, vecs, dead, blowup, run)
+    finally:
+        close()
+    return EosRun(etas=etas[:, 0], loss=losses, sharp_steps=steps, sharp=sharp, diverged=dead)
+
+
+def _train_loop(net, theta, etas, X, Y, n_steps, steps, losses, sharp, vecs, dead, blowup, run) -> None:
     j = 0
     for k in range(n_steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):
@@ -188,12 +207,13 @@ def train(
         dead |= ~(np.isfinite(lval) & (lval < blowup))
         losses[~dead, k] = lval[~dead]
         if j < steps.size and k == steps[j]:
-            for b in np.flatnonzero(~dead):
-                sharp[b, j], vecs[b] = sharpness(net, theta[b], X, Y, vecs[b])
+            live = np.flatnonzero(~dead)
+            # runs are independent: their Lanczos runs share the worker threads (same results)
+            for b, (lam, vec) in zip(live, run(lambda b, th=theta: sharpness(net, th[b], X, Y, vecs[b]), live)):
+                sharp[b, j], vecs[b] = lam, vec
             j += 1
         if k < n_steps:
             theta = np.where(dead[:, None], theta, theta - etas * g)
-    return EosRun(etas=etas[:, 0], loss=losses, sharp_steps=steps, sharp=sharp, diverged=dead)
 
 
 def digits_task(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -90,8 +90,10 @@ def _gelu_prime_from(z: np.ndarray, t: np.ndarray) -> np.ndarray:
 def init(rng: np.random.Generator, B: int, sizes: list[int] | tuple[int, ...], scale: float = 1.0) -> Layers:
     """``B`` networks with layer widths ``sizes = (d_0, ..., d_L)``: ``W_l ~ N(0, scale^2 / d_{l-1})``
     (LeCun normal), ``b_l = 0``."""
-    return [(rng.standard_normal((B, sizes[l + 1], sizes[l])) * (scale / np.sqrt(sizes[l])),
-             np.zeros((B, sizes[l + 1]))) for l in range(len(sizes) - 1)]
+    return [
+        (rng.standard_normal((B, sizes[l + 1], sizes[l])) * (scale / np.sqrt(sizes[l])), np.zeros((B, sizes[l + 1])))
+        for l in range(len(sizes) - 1)
+    ]
 
 
 def _affine(h: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -181,12 +183,50 @@ def gd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n_
     return Training(loss=L, grad_norm=G, final=layers)
 
 
-def sgd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n_epochs: int,
-        batch_size: int, rng: np.random.Generator) -> Training:
+def _parallel(workers: int):
+    """``(run, close)``: ``run(job, items)`` calls ``job(item)`` for every item, in ``workers``
+    threads with BLAS at one thread each (in the caller's numpy error state), and returns the
+    results in the order of ``items``."""
+    import contextvars
+
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(limits=1, user_api="blas")
+    if workers <= 1:
+        return (lambda job, items: [job(a) for a in items]), limiter.restore_original_limits
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex = ThreadPoolExecutor(max_workers=workers)
+
+    def close():
+        ex.shutdown()
+        limiter.restore_original_limits()
+
+    return (
+        lambda job, items: [f.result() for f in [ex.submit(contextvars.copy_context().run, job, a) for a in items]]
+    ), close
+
+
+def sgd(
+    layers: Layers,
+    X: np.ndarray,
+    Y: np.ndarray,
+    eta: float | np.ndarray,
+    n_epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    chunk: int | None = None,
+    workers: int | None = None,
+) -> Training:
     """SGD with a fixed step: each epoch every run draws its own random permutation of the data and
     takes ``floor(N / batch_size)`` steps on mini-batches (MSE averaged over the mini-batch).
 
     Records the full-batch loss and gradient norm before the first epoch and after each epoch.
+    Networks are independent, so they are processed in chunks of ``chunk`` (default: about 2^18
+    activations of the full batch per chunk) by ``workers`` threads (default: one per core, at most
+    2), BLAS at one thread each; the random permutations are drawn for the whole batch as before, so
+    every run is bit-for-bit the same whatever the chunks and threads (tested).
     """
     B = layers[0][0].shape[0]
     N = X.shape[0]
@@ -194,18 +234,39 @@ def sgd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n
     eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,))
     L = np.empty((n_epochs + 1, B))
     G = np.empty((n_epochs + 1, B))
-    with np.errstate(over="ignore", invalid="ignore"):
-        for ep in range(n_epochs + 1):
-            lo, g = loss_and_grad(layers, X, Y)
-            L[ep], G[ep] = lo, grad_norm(g)
-            if ep == n_epochs:
-                break
-            perm = np.argsort(rng.random((B, N)), axis=1)
-            for j in range(nb):
-                idx = perm[:, j * batch_size:(j + 1) * batch_size]
-                _, gb = loss_and_grad(layers, X[idx], Y[idx])
-                layers = _step(layers, gb, eta)
-    return Training(loss=L, grad_norm=G, final=layers)
+    if workers is None:
+        import os
+
+        workers = max(1, min(2, os.cpu_count() or 1))
+    widest = max(W.shape[1] for W, _ in layers)
+    c = chunk or max(1, (1 << 18) // max(1, N * widest))
+    parts = {a: [(W[a : a + c], b[a : a + c]) for W, b in layers] for a in range(0, B, c)}
+    run, close = _parallel(workers)
+
+    def epoch(a, ep, perm):
+        ls, sl = parts[a], slice(a, min(a + c, B))
+        lo, g = loss_and_grad(ls, X, Y)
+        L[ep, sl], G[ep, sl] = lo, grad_norm(g)
+        if perm is None:
+            return
+        for j in range(nb):
+            idx = perm[sl, j * batch_size : (j + 1) * batch_size]
+            _, gb = loss_and_grad(ls, X[idx], Y[idx])
+            ls = _step(ls, gb, eta[sl])
+        parts[a] = ls
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            for ep in range(n_epochs + 1):
+                perm = None if ep == n_epochs else np.argsort(rng.random((B, N)), axis=1)
+                run(lambda a, ep=ep, perm=perm: epoch(a, ep, perm), list(parts))
+    finally:
+        close()
+    final = [
+        (np.concatenate([parts[a][l][0] for a in parts]), np.concatenate([parts[a][l][1] for a in parts]))
+        for l in range(len(layers))
+    ]
+    return Training(loss=L, grad_norm=G, final=final)
 
 
 def converged(tr: Training, window: float = 0.25, below: float = np.inf) -> np.ndarray:
@@ -287,8 +348,9 @@ def load_mnist_idx(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(images.shape[0], -1).astype(float) / 255.0, labels.astype(np.int64)
 
 
-def load(path: str = "", n: int | None = None, rng: np.random.Generator | None = None
-         ) -> tuple[np.ndarray, np.ndarray, str]:
+def load(
+    path: str = "", n: int | None = None, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Inputs, one-hot targets and the data set's name: MNIST from the IDX files in the folder
     ``path``, or scikit-learn's digits when ``path`` is empty. ``n`` samples are drawn without
     replacement (all if ``None``)."""

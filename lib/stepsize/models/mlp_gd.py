@@ -10,8 +10,10 @@ with three changes for speed, none of which changes the arithmetic's precision (
   equals ``z * s`` with ``s = 1 / (1 + exp(-2u))`` (the logistic function of ``2u``), which needs one
   ``exp`` instead of a ``tanh`` and fewer temporaries; it agrees with :func:`stepsize.mlp.gelu` to
   rounding (tested);
-* networks are processed in chunks of a few, with work buffers reused across steps (no allocator
-  churn), and every update is fused in place;
+* networks are processed in chunks of a few, by up to two worker threads with BLAS at one thread
+  each (:func:`default_workers`), with work buffers reused across steps (no allocator churn), and
+  every update is fused in place; the sharpness checks of runs that settle at the same step share
+  the threads too;
 * runs that are decided (diverged, or converged *and* linearly stable) leave the batch.
 
 Every network is computed on its own (no reduction mixes two networks), so the result of each run
@@ -335,8 +337,22 @@ class _closing:
         return False
 
 
+def default_workers() -> int:
+    """Worker threads of :func:`gd_fates` when not given: one per core, at most 2 (more threads
+    only compete for the same memory bandwidth here)."""
+    import os
+
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def _pool(lay: Layout, c: int, N: int, workers: int):
-    """``(buffers, run_chunks, close)``: per-thread work buffers and a runner of chunk jobs."""
+    """``(buffers, run_chunks, close)``: per-thread work buffers and a runner of chunk jobs.
+
+    ``run_chunks(job, items)`` calls ``job(item)`` for every item (in threads when ``workers > 1``)
+    and returns the results in the order of ``items``; each job writes only its own rows, so the
+    result does not depend on which thread ran which job, nor when.
+    """
+    import contextvars
     import threading
 
     local = threading.local()
@@ -352,20 +368,83 @@ def _pool(lay: Layout, c: int, N: int, workers: int):
     # more than they give (and would compete with the workers)
     limiter = threadpool_limits(limits=1, user_api="blas")
     if workers <= 1:
-        return buffers, (lambda job, starts: [job(a) for a in starts]), limiter.restore_original_limits
+        return buffers, (lambda job, items: [job(a) for a in items]), limiter.restore_original_limits
     from concurrent.futures import ThreadPoolExecutor
 
     ex = ThreadPoolExecutor(max_workers=workers)
 
-    def run_chunks(job, starts):
-        for f in [ex.submit(job, a) for a in starts]:
-            f.result()
+    def run_chunks(job, items):
+        # each job in a copy of the caller's context: numpy's error state (np.errstate) holds there too
+        return [f.result() for f in [ex.submit(contextvars.copy_context().run, job, a) for a in items]]
 
     def close():
         ex.shutdown()
         limiter.restore_original_limits()
 
     return buffers, run_chunks, close
+
+
+def _chunk_step(
+    ws: Workspace,
+    G: np.ndarray,
+    Th: np.ndarray,
+    sl: slice,
+    X: np.ndarray,
+    Y: np.ndarray,
+    eta: np.ndarray | None,
+    lo: np.ndarray,
+    gn: np.ndarray,
+    tn: np.ndarray,
+) -> None:
+    """One GD step on the rows ``sl`` of ``Th``, in place: loss, gradient norm and parameter norm at
+    ``theta_k`` into ``lo``, ``gn``, ``tn``, then ``theta_{k+1} = theta_k - eta g`` fused in place
+    (no step when ``eta`` is None)."""
+    g = G[: sl.stop - sl.start]
+    t = Th[sl]
+    lo[sl] = value_and_grad(t, X, Y, ws, g)
+    gn[sl] = np.sqrt(np.einsum("bp,bp->b", g, g))
+    tn[sl] = np.sqrt(np.einsum("bp,bp->b", t, t))
+    if eta is not None:  # fused in place: theta <- theta - eta g
+        g *= eta[:, None]
+        t -= g
+
+
+def gd_steps(
+    theta0: np.ndarray,
+    sizes,
+    X: np.ndarray,
+    Y: np.ndarray,
+    eta: np.ndarray,
+    n_steps: int,
+    *,
+    chunk: int | None = None,
+    workers: int | None = None,
+    chunk_order_seed: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain full-batch GD: ``n_steps`` steps of the arithmetic of :func:`gd_fates` on every run (no
+    fates, no run leaves the batch). Returns the parameters after the steps and the loss before
+    each step ``(n_steps, B)``; bit-for-bit the iterates of :func:`gd_fates` while no run stops (for
+    benchmarks and tests)."""
+    lay = Layout.of(sizes)
+    Th = np.array(np.atleast_2d(theta0), dtype=float, copy=True)
+    B, N = Th.shape[0], X.shape[0]
+    eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,)).copy()
+    c = chunk or chunk_size(lay, N)
+    buffers, run_chunks, close = _pool(lay, c, N, default_workers() if workers is None else workers)
+    losses = np.empty((n_steps, B))
+    gn, tn = np.empty(B), np.empty(B)
+    with np.errstate(over="ignore", invalid="ignore"), _closing(close):
+        for k in range(n_steps):
+            starts = list(range(0, B, c))
+            if chunk_order_seed is not None:
+                starts = [starts[j] for j in np.random.default_rng(chunk_order_seed + k).permutation(len(starts))]
+
+            def job(a, k=k):
+                sl = slice(a, min(a + c, B))
+                _chunk_step(*buffers(), Th, sl, X, Y, eta[sl], losses[k], gn, tn)
+
+            run_chunks(job, starts)
+    return Th, losses
 
 
 def gd_fates(
@@ -384,7 +463,7 @@ def gd_fates(
     groups: np.ndarray | None = None,
     chunk: int | None = None,
     chunk_order_seed: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> GDFates:
     """Full-batch GD ``theta <- theta - eta grad L`` on every run, each classified by the one rule.
 
@@ -405,8 +484,9 @@ def gd_fates(
     Runs still going at the cap, or stopped with their group, are ``UNDECIDED`` (their
     ``eta * lambda_max`` at the end is computed too). ``chunk`` networks are processed at a time;
     ``chunk_order_seed`` shuffles the order of the chunks at every step (the result does not depend
-    on it nor on ``chunk``: tested). ``workers`` threads process chunks in parallel, each with its
-    own buffers and BLAS limited to one thread (every run's arithmetic is unchanged).
+    on it nor on ``chunk``: tested). ``workers`` threads (default :func:`default_workers`) process
+    chunks, and the sharpness of runs checked at the same step, in parallel, each with its own
+    buffers and BLAS limited to one thread (every run's arithmetic is unchanged: tested).
     """
     if not 0 < n_steps <= max_steps:
         raise ValueError("gd_fates: need 0 < n_steps <= max_steps")
@@ -416,7 +496,7 @@ def gd_fates(
     groups = None if groups is None else np.asarray(groups)
     N = X.shape[0]
     c = chunk or chunk_size(lay, N)
-    buffers, run_chunks, close = _pool(lay, c, N, workers)
+    buffers, run_chunks, close = _pool(lay, c, N, default_workers() if workers is None else workers)
     theta = np.array(theta0, dtype=float, copy=True)
     act = np.arange(B)
     Th = theta.copy()
@@ -449,16 +529,8 @@ def gd_fates(
             tn = np.empty(n)
 
             def job(a, act=act, Th=Th, lo=lo, gn=gn, tn=tn, n=n, step=step):
-                ws, G = buffers()
                 sl = slice(a, min(a + c, n))
-                g = G[: sl.stop - sl.start]
-                t = Th[sl]
-                lo[sl] = value_and_grad(t, X, Y, ws, g)
-                gn[sl] = np.sqrt(np.einsum("bp,bp->b", g, g))
-                tn[sl] = np.sqrt(np.einsum("bp,bp->b", t, t))
-                if step:  # fused in place: theta <- theta - eta g
-                    g *= eta[act[sl], None]
-                    Th[sl] -= g
+                _chunk_step(*buffers(), Th, sl, X, Y, eta[act[sl]] if step else None, lo, gn, tn)
 
             run_chunks(job, starts)
             # Th now holds theta_{k+1}; lo, gn belong to theta_k.
@@ -480,10 +552,11 @@ def gd_fates(
                 settled[act] = sett
                 # eta*lambda_max of newly settled runs (re-checked every 4 checks if unstable)
                 need = np.flatnonzero(sett & ((lam_checked[act] < 0) | (k - lam_checked[act] >= 4 * check_every)))
-                for j in need:
-                    # Th[j] is theta_{k+1}; step back to theta_k is not needed: the run is settled
-                    es[act[j]] = sharp(j, act[j])
-                    lam_checked[act[j]] = k
+                # Th[j] is theta_{k+1}; step back to theta_k is not needed: the run is settled.
+                # Runs are independent: their Lanczos runs share the worker threads.
+                if need.size:
+                    es[act[need]] = run_chunks(lambda j, act=act: sharp(j, act[j]), list(need))
+                    lam_checked[act[need]] = k
                 period = np.where(sett, 1, 0)
                 kd = decide_fates(period, done, es[act])
                 conv = (kd == int(Fate.CONVERGED)) & ~done
@@ -502,10 +575,10 @@ def gd_fates(
                             stop |= groups[act] == gval
                     stop &= ~done
                     early[act[stop]] = True
-                for j in np.flatnonzero(stop):
-                    if np.isnan(es[act[j]]) or lam_checked[act[j]] != k:
-                        es[act[j]] = sharp(j, act[j])
-                    steps[act[j]] = k
+                redo = [j for j in np.flatnonzero(stop) if np.isnan(es[act[j]]) or lam_checked[act[j]] != k]
+                if redo:
+                    es[act[redo]] = run_chunks(lambda j, act=act: sharp(j, act[j]), redo)
+                steps[act[stop]] = k
                 done |= stop
             if done.any():
                 theta[act[done]] = Th[done]
@@ -547,15 +620,20 @@ PRESETS: dict[str, dict] = {
         "n_epochs": 10,
         "batch_size": 20,
     },
+    # X 1000 x 64, width 32, 11 step sizes x 20 runs, depths 1-4 (the paper's sizes are unknown).
+    # Budget, from pilot runs at this size (2-3 runs per step size): with 1 hidden layer every run
+    # converged within 1700 steps, with 2 every converging run within 1500; with 3 and 4 some runs
+    # converge as late as 2900 steps, while others sit at eta * lambda_max ~ 2 to the cap. Those
+    # undecided runs cost (runs x cap): most of the preset's time.
     "paper": {
-        "n_train": 200,
-        "width": 16,
+        "n_train": 1000,
+        "width": 32,
         "depths": (1, 2, 3, 4),
         "etas": (0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0),
         "runs_gd": 20,
         "runs_sgd": 100,
-        "n_steps": 1000,
-        "max_steps": 8000,
+        "n_steps": 300,
+        "max_steps": 3000,
         "update_tol": 3e-4,
         "window": 100,
         "n_epochs": 20,
