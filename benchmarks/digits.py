@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import median_time
+from common import load, median_time
 
 B_ETAS, B_RUNS, N_TRAIN, WIDTH = 11, 20, 1000, 32
 
@@ -187,3 +187,42 @@ def bench_gelu(repeats: int, n: int = 2_000_000) -> list[tuple[str, float, str]]
         )
     )
     return rows
+
+
+def digits_part(repeats: int) -> list[str]:
+    load_step = load()
+    step = bench_digits_step(repeats)
+    load_gelu = load()
+    return digits_section(step, bench_gelu(repeats), load_step, load_gelu)
+
+
+def digits_section(step: list, gelu: list, load_step: str, load_gelu: str) -> list[str]:
+    ref = step[0][1]
+    out = [
+        "## 3. Digits GD step at the paper size: microseconds per step of the batch",
+        "",
+        (
+            "X 1000 × 64, width 32, 2 hidden layers, 220 networks (11 step sizes × 20 runs), float64; "
+            f"load average {load_step} (1, 5, 15 min) when measured."
+        ),
+        "",
+        "| implementation | µs per step | × (a) | note |",
+        "|---|---|---|---|",
+    ]
+    for name, us, note in step:
+        out.append(f"| {name} | – | – | {note} |" if us is None else f"| {name} | {us:.0f} | {ref / us:.2f} | {note} |")
+    out += [
+        "",
+        (
+            "All rows compute the same GD step; (b) and (c) give bit-for-bit the same iterates whatever the "
+            "number of threads, the chunk size or the order of the chunks (`tests/test_mlp.py`)."
+        ),
+        "",
+        f"GELU forward, ns per element (2·10⁶ elements; load average {load_gelu}):",
+        "",
+        "| form | ns per element | × tanh form | note |",
+        "|---|---|---|---|",
+    ]
+    t0 = gelu[0][1]
+    out += [f"| {name} | {ns:.1f} | {t0 / ns:.2f} | {note} |" for name, ns, note in gelu]
+    return out + [""]

@@ -99,3 +99,35 @@ def torch_row(repeats: int, n_steps: int) -> dict:
 
     t, _ = median_time(torch_loop, repeats)
     return {"us": t / n_steps * 1e6, "version": torch.__version__}
+
+
+def figure2_section(fig2: list, load_now: str = "") -> list[str]:
+    plain = fig2[0][1]
+    out = [
+        "## 1. Figure 2 loop (Nar & Sastry): microseconds per run-step",
+        "",
+        *([f"Load average {load_now} when measured.", ""] if load_now else []),
+        "| implementation | µs per run-step | × plain | note |",
+        "|---|---|---|---|",
+    ]
+    for name, us, note in fig2:
+        out.append(
+            f"| {name} | – | – | {note} |" if us is None else f"| {name} | {us:.1f} | {plain / us:.1f} | {note} |"
+        )
+    batched, torch_us = fig2[2][1], fig2[3][1]
+    verdict = (
+        f"Target (c) ≤ 40 µs and ≥ 5× (a): {'met' if batched <= 40 and plain / batched >= 5 else 'not met'}"
+        f" ({batched:.1f} µs, {plain / batched:.1f}×)"
+    )
+    if torch_us is not None:
+        verdict += f"; ≥ 6× (d): {'met' if torch_us / batched >= 6 else 'not met'} ({torch_us / batched:.1f}×)"
+    return out + [
+        "",
+        verdict + ".",
+        "",
+        (
+            "torch is not a dependency of the book: row (d) appears when it is installed in `.venv` "
+            "(here: `.venv/bin/pip install torch==2.13.0`, the CPU build), and is skipped otherwise."
+        ),
+        "",
+    ]

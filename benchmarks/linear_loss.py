@@ -43,3 +43,17 @@ def bench_linear_loss(repeats: int, calls: int = 200) -> list[tuple[str, float, 
         t, _ = median_time(lambda fn=fn: [fn(Ws, prob) for _ in range(calls)], repeats)
         rows.append((name, t / calls * 1e6, f"batch of {B}, {d} x {d}, depth {len(Ws)}"))
     return rows
+
+
+def linear_section(rows: list, load_now: str) -> list[str]:
+    ref = rows[0][1]
+    out = [
+        "## 4. Deep linear loss: microseconds per call",
+        "",
+        f"Load average {load_now} when measured.",
+        "",
+        "| implementation | µs per call | × before | note |",
+        "|---|---|---|---|",
+    ]
+    out += [f"| {name} | {us:.0f} | {ref / us:.2f} | {note} |" for name, us, note in rows]
+    return out + ["", "Equal to rounding (`tests/test_linear.py`).", ""]
