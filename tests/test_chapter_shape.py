@@ -1,4 +1,4 @@
-"""Every chapter has the shape a reader learns once (book/…, see the README's "How a chapter reads").
+"""Every chapter has the shape a reader learns once.
 
 Static checks on the notebooks' sources and stored outputs, so they run without a browser: one title,
 a results box right under it that names every claim the chapter checks, the parameters cell visible
