@@ -73,3 +73,29 @@ def built(tmp_path_factory):
     )
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     return tmp / "_build" / "html"
+
+
+def run_cli(*args, timeout=120):
+    """``python -m stepsize ARGS`` from the repository root, its output captured (the caller reads the code)."""
+    from stepsize.book.registry import REPO_ROOT
+
+    return subprocess.run(
+        [sys.executable, "-m", "stepsize", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_json(slug, params, out, timeout=600):
+    """``python -m stepsize run SLUG -p ... --json --out OUT``; asserts it succeeded, returns the glued values."""
+    import json
+
+    args = ["run", slug, "--json", "--out", str(out)]
+    for k, v in params.items():
+        args += ["-p", k, str(v)]
+    r = run_cli(*args, timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout)

@@ -1,14 +1,11 @@
 """Verdict functions of the Nguegnang chapters: each claim check made to fail (differs, undecided, not applicable)."""
 
-import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_json
 from stepsize.book.claims import nguegnang as cl
-from stepsize.book.registry import REPO_ROOT
 from stepsize.verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED, VERDICTS
 
 
@@ -117,13 +114,7 @@ WORST = [
 ]
 
 
-def _run(slug, params, out):
-    args = [sys.executable, "-m", "stepsize", "run", slug, "--json", "--out", str(out)]
-    for k, v in params.items():
-        args += ["-p", k, str(v)]
-    r = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads(r.stdout)
+_run = run_json
 
 
 def _has_nan(v):

@@ -12,20 +12,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import run_cli
 from stepsize import cli
 from stepsize.book import registry as chapters
 from stepsize.book.registry import REPO_ROOT, Chapter, Param, ParameterError
 
-
-def _cli(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "stepsize", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=timeout,
-        check=False,
-    )
+_cli = run_cli
 
 
 def _one_line(r):

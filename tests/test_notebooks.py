@@ -3,26 +3,17 @@
 (`make test` also runs nbval on every notebook: stored outputs must equal a fresh execution.)
 """
 
-import json
 import math
-import subprocess
-import sys
 
 import pytest
+from conftest import run_json
 from stepsize.book import registry as chapters
-from stepsize.book.registry import REPO_ROOT
 from stepsize.verdicts import VERDICTS
 
 CHAPTERS = list(chapters.CHAPTERS.values())
 
 
-def _run(slug, params, out):
-    args = [sys.executable, "-m", "stepsize", "run", slug, "--json", "--out", str(out)]
-    for k, v in params.items():
-        args += ["-p", k, str(v)]
-    r = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads(r.stdout)
+_run = run_json
 
 
 @pytest.mark.notebooks

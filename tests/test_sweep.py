@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from conftest import run_cli
 from stepsize import sweep
 from stepsize.book import registry as chapters
 from stepsize.book.registry import REPO_ROOT, ParameterError
@@ -177,15 +178,7 @@ def test_grid_cap_is_checked_before_expanding():
         sweep.parse_grid(ch, [("n_init", "1,2,3,4,5,6,7,8,9,10,11,12,13")], seeds=1, max_runs=12)
 
 
-def _cli(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "stepsize", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=timeout,
-        check=False,
-    )
+_cli = run_cli
 
 
 def test_grid_cap_on_the_command_line(tmp_path):
