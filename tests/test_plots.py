@@ -30,6 +30,14 @@ def test_every_pair_of_roles_stays_apart(vision):
     assert d[i, j] >= MIN_DELTA_E, f"{names[i]} and {names[j]} look alike ({vision}): ΔE {d[i, j]:.1f}"
 
 
+@pytest.mark.parametrize("vision", [None, *plots.CVD_MATRICES])
+def test_every_pair_of_a_series_stays_apart_and_none_is_the_theory_colour(vision):
+    d = plots.colour_distances(list(plots.SERIES), vision)
+    np.fill_diagonal(d, np.inf)
+    assert d.min() >= MIN_DELTA_E, f"two series colours look alike ({vision}): ΔE {d.min():.1f}"
+    assert plots.COLORS["theory"] not in plots.SERIES
+
+
 def test_the_check_catches_red_against_green():
     # matplotlib's default red and green: far apart to normal vision, close under deuteranopia
     red, green = "#D62728", "#2CA02C"

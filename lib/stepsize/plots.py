@@ -22,6 +22,10 @@ COLORS = {
     "undecided": "#CC79A7",  # reddish purple
 }
 
+#: Colours for a series of categories (depths, step sizes, seeds), in order: Okabe-Ito again, without
+#: the vermillion that marks theory, so a measured series never looks like the paper's formula.
+SERIES = ("#0072B2", "#E69F00", "#009E73", "#56B4E9", "#CC79A7", "#000000")
+
 
 def use_style() -> None:
     """Set the book's matplotlib style (PNG output, readable sizes, no TeX needed)."""
