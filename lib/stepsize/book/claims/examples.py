@@ -137,7 +137,7 @@ def ex2_threshold(
     ``grid`` are the sweep's step sizes and ``reached[j]`` whether some run converged to this
     minimum at ``grid[j]``; ``measured`` is the refined largest step size that reaches it (None or
     NaN if none did), ``budget_threshold`` the largest step at which ``n_steps`` suffice to see
-    convergence (:eq:`ex2-budget`). A reach above ``2/f''`` differs; a miss at a grid step where
+    convergence (the chapter's eq. `eq-ex2-budget`). A reach above ``2/f''`` differs; a miss at a grid step where
     the budget suffices (:func:`steps_to_see` at most ``n_steps / 2``) differs; a miss the budget
     explains is undecided, with the budget that would decide it.
     """
