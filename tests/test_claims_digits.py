@@ -61,3 +61,86 @@ def test_literal_claim_premise_and_counter_examples():
     assert D.literal_verdict(3, 0, 60, on_paper_data=True)[0] == DIFFERS
     assert D.literal_verdict(0, 5, 60, on_paper_data=True)[0] == UNDECIDED
     assert D.literal_verdict(0, 0, 60, on_paper_data=True)[0] == REPRODUCED
+
+
+def _random_counts(rng, k=5, n=20):
+    conv = rng.integers(0, n + 1, k)
+    und = np.array([rng.integers(0, n - c + 1) for c in conv])
+    return conv, und, np.full(k, n)
+
+
+def test_transition_status_is_the_status_of_mechanism_verdict():
+    rng = np.random.default_rng(1)
+    for _ in range(400):
+        conv, und, n = _random_counts(rng)
+        cr = D.critical_eta(ETAS, conv, und, n)
+        status = D.transition_status(cr.lo > 0.5, cr.hi < 0.5, cr.hi > 0.5)
+        assert status == D.mechanism_verdict(ETAS, conv, und, n, 1000)[0]
+
+
+def _ends(rng, conv, und):
+    """One random end of the undecided runs: each converges, diverges or stays undecided."""
+    fate = rng.integers(0, 3, int(und.sum()))
+    idx = np.repeat(np.arange(und.size), und)
+    c = conv + np.bincount(idx[fate == 0], minlength=und.size)
+    u = np.bincount(idx[fate == 2], minlength=und.size)
+    return c, u
+
+
+def test_stopping_what_leaving_allows_never_changes_the_status():
+    """Runs stopped by the rule keep their share's end; every other end is drawn at random: the
+    status with the stopped runs left undecided equals the status had they gone on."""
+    rng = np.random.default_rng(2)
+    n_fixed = 0
+    for _ in range(300):
+        conv, und, n = _random_counts(rng)
+        leave, fixed = D.leaving(ETAS, conv, und, n, on_paper_data=False)
+        n_fixed += fixed
+        for _ in range(5):
+            c_end, u_end = _ends(rng, conv, und)
+            full = D.mechanism_verdict(ETAS, c_end, u_end, n, 1000)[0]
+            stopped = leave | fixed
+            c_stop, u_stop = np.where(stopped, conv, c_end), np.where(stopped, und, u_end)
+            assert D.mechanism_verdict(ETAS, c_stop, u_stop, n, 1000)[0] == full
+    assert 10 < n_fixed < 290  # both kinds of case were drawn
+
+
+def test_leaving_is_not_fixed_while_a_transition_can_still_appear():
+    conv = np.array([20, 20, 20, 6, 0])
+    und = np.array([0, 0, 0, 14, 20])  # the last two may still end below one half: reproduced, or not
+    leave, fixed = D.leaving(ETAS, conv, und, N, on_paper_data=False)
+    assert not fixed and list(leave) == [True, True, True, False, False]
+    # all but eta = 4 decided and the share surely above 1/2 up to 2: only eta = 4 can still decide it
+    conv, und = np.array([20, 20, 20, 20, 0]), np.array([0, 0, 0, 0, 20])
+    assert not D.leaving(ETAS, conv, und, N, on_paper_data=False)[1]
+    # the share surely above 1/2 at every step: nothing the runs do decides it (the grid must grow)
+    conv, und = np.array([20, 20, 20, 16, 16]), np.array([0, 0, 0, 4, 4])
+    leave, fixed = D.leaving(ETAS, conv, und, N, on_paper_data=False)
+    assert fixed and leave.all()
+    status, reason = D.mechanism_verdict(ETAS, conv, und, N, 1000, fixed=True)
+    assert status == UNDECIDED and "extend the grid" in reason and "max_steps" not in reason
+
+
+def test_on_mnist_runs_above_one_go_on_until_the_literal_claim_is_fixed():
+    conv, und = np.array([20, 20, 20, 0, 0]), np.array([0, 0, 0, 2, 0])  # eta = 2 surely below, 2 open
+    leave, fixed = D.leaving(ETAS, conv, und, N, on_paper_data=True)
+    assert not fixed and not leave[3] and leave[:3].all()
+    leave, fixed = D.leaving(ETAS, conv, und, N, on_paper_data=False)
+    assert fixed and leave.all()
+    conv = np.array([20, 20, 20, 1, 0])  # a run above 1 converged: the literal claim differs, whatever else
+    leave, fixed = D.leaving(ETAS, conv, und, N, on_paper_data=True)
+    assert fixed and leave.all()
+
+
+def test_verdict_rule_pools_the_depths_and_records_when_it_fixed():
+    etas = np.array([0.5, 2.0])
+    rule = D.verdict_rule(etas, runs=10, on_paper_data=False)
+    C, U, X = int(D.Fate.CONVERGED), int(D.Fate.UNDECIDED), int(D.Fate.DIVERGED)
+    depth1 = np.array([C] * 10 + [U] * 10, dtype=np.int8)
+    depth2 = np.array([C] * 10 + [X] * 10, dtype=np.int8)
+    stops = rule([depth1, depth2])
+    # pooled: 20 of 20 converged at 0.5; at 2, 10 diverged and 10 still open: not yet fixed
+    assert not stops[0][10:].any() and stops[0][:10].all() and rule.fixed_at == []
+    depth1 = np.array([C] * 10 + [X] * 8 + [U] * 2, dtype=np.int8)
+    stops = rule([depth1, depth2])
+    assert all(s.all() for s in stops) and rule.fixed_at == [2]

@@ -222,11 +222,49 @@ def group_ok(r):
     return mlp_gd.group_decided(conv, int(np.sum(r.stopped_early[3:])), 3)
 
 
+def _same(a, b):
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True)
+        for f in ("kind", "theta", "loss", "eta_sharpness", "steps", "settled", "stopped_early")
+    )
+
+
+def test_joint_batches_run_as_each_alone_and_a_rule_stops_only_what_it_names():
+    kw = {"n_steps": 40, "max_steps": 200, "window": 20}
+    a = _digits_setup(sizes=(64, 8, 10), etas=(0.5, 2.0, 50.0), runs=2, seed=1)
+    b = _digits_setup(sizes=(64, 8, 8, 10), etas=(0.5, 2.0, 50.0), runs=2, seed=2)
+    X, Y = a[0], a[1]
+    alone = [mlp_gd.gd_fates(t, sz, X, Y, e, **kw) for _, _, e, t, sz in (a, b)]
+    problems = [mlp_gd.Problem(t, sz, e) for _, _, e, t, sz in (a, b)]
+    joint = mlp_gd.gd_fates_joint(problems, X, Y, **kw)
+    assert all(_same(j, s) for j, s in zip(joint, alone))
+    calls = []
+
+    def rule(kinds):  # stop the eta = 0.5 runs of the second batch at the second check
+        calls.append([k.copy() for k in kinds])
+        stop = [np.zeros(k.size, bool) for k in kinds]
+        if len(calls) == 2:
+            stop[1][:2] = True
+        return stop
+
+    ruled = mlp_gd.gd_fates_joint(problems, X, Y, rule=rule, **kw)
+    assert _same(ruled[0], alone[0])
+    keep = np.arange(6) >= 2
+    for f in ("kind", "theta", "eta_sharpness", "steps"):
+        assert np.array_equal(getattr(ruled[1], f)[keep], getattr(alone[1], f)[keep], equal_nan=True)
+    stopped = ~keep & (alone[1].steps > 40 + 25)  # still going at the second check
+    assert stopped.any()
+    assert np.all(ruled[1].stopped_early == stopped)
+    assert np.all(ruled[1].kind[stopped] == Fate.UNDECIDED) and np.all(ruled[1].steps[stopped] == 40 + 25)
+    assert len(calls) >= 2 and all(len(c) == 2 for c in calls)
+
+
 def test_presets_are_consistent():
     for name, p in mlp_gd.PRESETS.items():
         assert 0 < p["n_steps"] <= p["max_steps"], name
         assert p["window"] <= p["n_steps"] and 0 < p["update_tol"] < 1
         assert list(p["etas"]) == sorted(p["etas"])
+        assert p["leave"] in ("group", "verdict")
 
 
 def _sgd_one_batch(layers, X, Y, eta, n_epochs, batch_size, rng):

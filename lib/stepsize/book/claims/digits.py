@@ -15,11 +15,13 @@ the lower end of a share's interval counts it as not converged, the upper end as
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ...dynamics import Fate
 from ...shares import share, share_verdict, wilson
 from ...verdicts import DIFFERS, NOT_APPLICABLE, REPRODUCED, UNDECIDED
 
@@ -80,15 +82,120 @@ def critical_eta(etas: np.ndarray, conv: np.ndarray, undecided: np.ndarray, n: n
     return Critical(est, float(etas[i]), float(etas[j]), lo, hi, mid)
 
 
+def transition_status(above: np.ndarray, below: np.ndarray, hi_above: np.ndarray) -> str:
+    """The status :func:`mechanism_verdict` gives, from three booleans per step size: the share is
+    surely above 1/2 (``above``: Wilson lower end > 1/2), surely below (``below``: upper end < 1/2),
+    and its upper end is above 1/2 (``hi_above``).
+
+    Reproduced when some step is above and a later one below, with no step above again after the
+    first below; differs when it is above again, or when no step's upper end is above 1/2;
+    undecided otherwise."""
+    above, below, hi_above = (np.asarray(a, dtype=bool) for a in (above, below, hi_above))
+    idx = np.arange(above.size)
+    a = np.flatnonzero(above)
+    if a.size:
+        b = np.flatnonzero(below & (idx > a[0]))
+        if b.size:
+            return DIFFERS if np.any(above & (idx > b[0])) else REPRODUCED
+    if not hi_above.any():
+        return DIFFERS
+    return UNDECIDED
+
+
+#: Undecided step sizes up to which :func:`leaving` enumerates the ends (3 ** 8 = 6561 cases).
+MAX_OPEN_GROUPS = 8
+
+
+def leaving(
+    etas: np.ndarray, conv: np.ndarray, open_: np.ndarray, n: np.ndarray, on_paper_data: bool
+) -> tuple[np.ndarray, bool]:
+    """Which step sizes' runs can stop, and whether both verdicts are already fixed.
+
+    Per step size, ``conv`` of ``n`` pooled runs have converged and ``open_`` are still undecided
+    (they may yet converge, diverge, or stay undecided). A step size's share can end surely above
+    1/2 only if ``wilson(conv + open_, n)`` lies above it, surely below only if ``wilson(conv, n)``
+    lies below; it stays neither if its runs stay undecided. Its share is *fixed* when it is surely
+    above or below already (more runs converging cannot undo either), and then its runs cannot move
+    :func:`transition_status`: they may stop. The verdicts are *fixed* when
+    :func:`transition_status` is the same for every combination of ends of the other step sizes
+    (enumerated; not attempted beyond :data:`MAX_OPEN_GROUPS` of them) and the literal claim of
+    :func:`literal_verdict` cannot change either (off MNIST it is not applicable; on MNIST it is
+    fixed once a run above 1 has converged, or none above 1 is undecided). On MNIST a step size
+    above 1 stops only once the literal claim is fixed. Returns ``(leave, fixed)``: stopping the
+    runs of ``leave`` (or of every step size when ``fixed``) changes neither verdict.
+    """
+    etas = np.asarray(etas, dtype=float)
+    conv, open_, n = (np.asarray(a, dtype=int) for a in (conv, open_, n))
+    lo = np.array([wilson(int(c), int(m))[0] for c, m in zip(conv, n)])
+    hi = np.array([wilson(int(c + u), int(m))[1] for c, u, m in zip(conv, open_, n)])
+    above, below = lo > HALF, hi < HALF
+    leave = above | below
+    big = etas > 1.0
+    literal_fixed = (not on_paper_data) or (not big.any()) or conv[big].sum() > 0 or open_[big].sum() == 0
+    if not literal_fixed:
+        leave &= ~big
+    und = np.flatnonzero(~(above | below))
+    if not literal_fixed or und.size > MAX_OPEN_GROUPS:
+        return leave, False
+    ends = []  # per undecided step size: its possible (above, below, hi_above)
+    for i in und:
+        e = [(False, False, bool(hi[i] > HALF))]
+        if wilson(int(conv[i] + open_[i]), int(n[i]))[0] > HALF:
+            e.append((True, False, True))
+        if wilson(int(conv[i]), int(n[i]))[1] < HALF:
+            e.append((False, True, False))
+        ends.append(e)
+    statuses = set()
+    for combo in itertools.product(*ends):
+        a, b, h = above.copy(), below.copy(), hi > HALF
+        for i, (ai, bi, hi_i) in zip(und, combo):
+            a[i], b[i], h[i] = ai, bi, hi_i
+        statuses.add(transition_status(a, b, h))
+        if len(statuses) > 1:
+            return leave, False
+    return leave, True
+
+
+def verdict_rule(etas: np.ndarray, runs: int, on_paper_data: bool):
+    """A stopping rule for :func:`stepsize.models.mlp_gd.gd_fates_joint`, one batch per depth, each
+    batch ``runs`` runs per step size in the order of ``etas``: the runs of a step size stop once
+    :func:`leaving` says its pooled share is fixed, and every run stops once both verdicts are.
+    ``rule.fixed_at`` lists the calls (checks) at which the verdicts were fixed."""
+    etas = np.asarray(etas, dtype=float)
+
+    def rule(kinds: list[np.ndarray]) -> list[np.ndarray]:
+        K = np.stack([np.asarray(k).reshape(etas.size, runs) for k in kinds])
+        conv = np.sum(K == int(Fate.CONVERGED), axis=(0, 2))
+        open_ = np.sum(K == int(Fate.UNDECIDED), axis=(0, 2))
+        leave, fixed = leaving(etas, conv, open_, np.full(etas.size, K.shape[0] * runs), on_paper_data)
+        rule.calls += 1
+        if fixed:
+            rule.fixed_at.append(rule.calls)
+        stop = np.repeat(leave | fixed, runs)
+        return [stop for _ in kinds]
+
+    rule.calls = 0
+    rule.fixed_at = []
+    return rule
+
+
 def mechanism_verdict(
-    etas: np.ndarray, conv: np.ndarray, undecided: np.ndarray, n: np.ndarray, max_steps: int
+    etas: np.ndarray,
+    conv: np.ndarray,
+    undecided: np.ndarray,
+    n: np.ndarray,
+    max_steps: int,
+    fixed: bool = False,
 ) -> tuple[str, str]:
     """A transition in the share of converging runs at a critical step.
 
     Reproduced when :func:`critical_eta` brackets the crossing of 1/2 and no larger step's share is
     surely above 1/2 again; differs when no step converges in most runs even counting every
     undecided run as converged, or when the share rises again above 1/2 past the transition;
-    undecided otherwise, naming what would decide (a longer cap, more runs, a wider grid).
+    undecided otherwise, naming what would decide (a longer cap, more runs, a wider grid). With
+    ``fixed`` the runs were stopped because no end of the undecided runs could change the status
+    (:func:`leaving`): an undecided verdict then names only more runs or a wider grid. The status is
+    :func:`transition_status` of the shares (tested).
     """
     etas = np.asarray(etas, dtype=float)
     conv, undecided, n = (np.asarray(a, dtype=int) for a in (conv, undecided, n))
@@ -117,7 +224,7 @@ def mechanism_verdict(
         blocked = np.flatnonzero(
             (np.arange(etas.size) > np.flatnonzero(etas == cr.low)[0]) & (cr.hi >= HALF) & (conv / n < HALF)
         )
-        if blocked.size and undecided[blocked].sum():
+        if blocked.size and undecided[blocked].sum() and not fixed:
             return UNDECIDED, (
                 f"{n_und} runs are still undecided at the cap of {max_steps} steps, which keeps "
                 f"the share above η = {cr.low:g} from being decided (it may or may not fall below one half "
@@ -127,7 +234,7 @@ def mechanism_verdict(
             f"the share is above one half at η = {cr.low:g} and not surely below it at any larger "
             f"step of the grid: extend the grid beyond η = {etas[-1]:g} or add runs."
         )
-    if n_und:
+    if n_und and not fixed:
         return UNDECIDED, (
             f"no step size's share is surely above one half: {n_und} of {int(n.sum())} runs are still "
             f"moving at the cap of {max_steps} steps (they may converge later); a cap (max_steps) of "
