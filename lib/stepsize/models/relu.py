@@ -222,7 +222,9 @@ class Training:
     ``n_steps`` steps, ``f_prev`` after ``n_steps - 1``; ``loss`` (B, n_steps + 1): loss of every
     iterate; ``gap1`` (B, n_steps + 1): ``max_i |f_k - f_{k-1}|`` (odd/even difference, NaN at k = 0);
     ``gap2``: ``max_i |f_k - f_{k-2}|`` (distance to a 2-cycle, NaN for k < 2); ``diverged`` (B,).
-    With ``record=False`` the gaps are kept for the last step only (shape (B, 1)).
+    With ``record=False`` the gaps are kept for the last step only (shape (B, 1)). ``retired_at``
+    (B,): the step after which a run left the batch of :func:`train` (at rest bit for bit, or
+    diverged), -1 if it stayed to the end.
     """
 
     w: np.ndarray
@@ -233,24 +235,88 @@ class Training:
     gap1: np.ndarray
     gap2: np.ndarray
     diverged: np.ndarray
+    retired_at: np.ndarray | None = None
 
 
-def _boundaries(v: np.ndarray, b: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _boundaries(
+    v: np.ndarray, b: np.ndarray, xs: np.ndarray, grid: _Grid | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each unit's activity on the sorted grid ``xs``: boundary index ``k`` and direction ``pos``.
 
     ``v_j x - b_j > 0`` holds for ``x > b_j / v_j`` if ``v_j > 0`` (active on ``[k, N)``) and for
     ``x < b_j / v_j`` if ``v_j < 0`` (active on ``[0, k)``); ``v_j = 0`` (measure zero) is active
     everywhere if ``b_j < 0`` and nowhere otherwise, written as ``k = 0`` resp. ``N`` with ``pos``.
+    With ``grid`` (a strictly increasing ``xs``) the counts come from :func:`_count_le` instead of
+    two binary searches; they are the same integers.
     """
     pos = v > 0
     neg = v < 0
     t = b / np.where(neg | pos, v, 1.0)
-    k = np.where(pos, np.searchsorted(xs, t, side="right"), np.searchsorted(xs, t, side="left"))
+    if grid is None:
+        k = np.where(pos, np.searchsorted(xs, t, side="right"), np.searchsorted(xs, t, side="left"))
+    else:
+        k = _count_le(t, grid, neg)
     zero = ~(pos | neg)
     if zero.any():
         pos = pos | zero
         k = np.where(zero, np.where(b < 0, 0, xs.size), k)
     return k, pos
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A strictly increasing grid ``xs`` prepared for :func:`_count_le`.
+
+    ``pad = [-inf, xs, +inf]``, so ``pad[k] = xs[k - 1]`` and ``pad[k + 1] = xs[k]``; ``lo, hi``: the
+    range clip (beyond it every count is 0 or N); ``x0, scale``: the linear guess of the index.
+    """
+
+    xs: np.ndarray
+    pad: np.ndarray
+    lo: float
+    hi: float
+    x0: float
+    scale: float
+
+    @staticmethod
+    def of(xs: np.ndarray) -> _Grid | None:
+        """The prepared grid, or None when ``xs`` is too short or not strictly increasing."""
+        if xs.size < 2 or not np.all(np.diff(xs) > 0) or not np.all(np.isfinite(xs)):
+            return None
+        span = float(xs[-1] - xs[0])
+        pad = np.concatenate([[-np.inf], xs, [np.inf]])
+        return _Grid(xs, pad, float(xs[0]) - 1.0, float(xs[-1]) + 1.0, float(xs[0]), (xs.size - 1) / span)
+
+
+def _count_le(t: np.ndarray, grid: _Grid, strict: np.ndarray) -> np.ndarray:
+    """``#{i : x_i <= t}`` for every entry of ``t``, exactly ``searchsorted(xs, t, "right")``, and
+    ``#{i : x_i < t}`` (``searchsorted(xs, t, "left")``) where ``strict``.
+
+    A linear guess ``k = floor((t - x_0) (N - 1) / (x_{N-1} - x_0)) + 1`` (exact on an evenly spaced
+    grid up to rounding) is kept where ``x_{k-1} <= t < x_k`` holds (checked, with ``x_{-1} = -inf``,
+    ``x_N = +inf``); the other entries (uneven grids, rounding at a grid point, NaN) are searched.
+    ``t`` is first clipped to ``[x_0 - 1, x_{N-1} + 1]``, which changes no count. On a strictly
+    increasing grid the strict count is one less exactly where ``x_{k-1} = t``.
+    """
+    N = grid.xs.size
+    tc = np.clip(t, grid.lo, grid.hi)
+    k = np.floor((tc - grid.x0) * grid.scale).astype(np.int64)
+    k += 1
+    np.clip(k, 0, N, out=k)
+    ok = (grid.pad[k] <= tc) & (tc < grid.pad[k + 1])
+    if not ok.all():
+        bad = ~ok
+        k[bad] = np.searchsorted(grid.xs, t[bad], side="right")
+    k -= strict & (grid.pad[k] == tc)
+    return k
+
+
+def _outputs(seg_a: np.ndarray, seg_c: np.ndarray, bnd: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """The estimates ``f(x_i) = A_s x_i + C_s`` on the sorted grid, (B, N), from the segments."""
+    B = seg_a.shape[0]
+    cnt = (bnd[:, 1:] - bnd[:, :-1]).ravel()
+    xflat = np.tile(xs, B)
+    return (np.repeat(seg_a.ravel(), cnt) * xflat + np.repeat(seg_c.ravel(), cnt)).reshape(B, xs.size)
 
 
 def train(
@@ -263,6 +329,8 @@ def train(
     *,
     record: bool = False,
     blowup: float = 1e30,
+    retire: bool = True,
+    check_every: int = 16,
 ) -> Training:
     """Full-batch GD ``theta <- theta - delta grad L`` on the sum-of-squares loss, ``B`` runs at once.
 
@@ -278,11 +346,19 @@ def train(
     O(m log m) per run, independent of N (the outputs on the grid are formed only where recorded,
     and for the last three steps). Agrees with the dense :func:`gradients` to rounding (tested; the
     loss is accurate to about 1e-15 sum y^2); :func:`train_plain` is the straightforward loop.
+
+    Retirement (``retire=True``, only without ``record``): every ``check_every`` steps, a run whose
+    last step left ``w`` and ``v`` unchanged bit for bit (it sits on a fixed point of the
+    floating-point map, so every later iterate is the same) or that diverged (NaN for ever) leaves
+    the batch, and its remaining losses, estimates and gaps are filled in with the values it would
+    have computed. Every operation acts on each run's row alone, so the runs that stay give the same
+    numbers bit for bit; ``retire=False`` keeps every run to the end (tested to agree exactly).
     """
     x = np.asarray(x, dtype=float)
     order = np.argsort(x, kind="stable")
     xs = x[order]
     N = xs.size
+    grid = _Grid.of(xs)
     w0, v0 = (np.asarray(p, dtype=float) for p in params0)
     b = np.asarray(b, dtype=float)
     y = np.asarray(y, dtype=float)[..., order]
@@ -303,71 +379,119 @@ def train(
     v = np.array(np.broadcast_to(v0, (B, m)), dtype=float)
     b = np.ascontiguousarray(np.broadcast_to(b, (B, m)))
     y = np.ascontiguousarray(np.broadcast_to(y, (B, N)))
-    d = np.broadcast_to(deltas, (B,))[:, None]
+    d = np.array(np.broadcast_to(deltas, (B,))[:, None])
 
-    # precomputed once: prefix sums over the sorted grid of 1, x, x^2, y, x y, y^2 (B, N+1, 6)
+    # precomputed once: prefix sums over the sorted grid of 1, x, x^2, y, x y, y^2, laid out as
+    # (6, B * (N + 1)) so that one gather gives each moment's segment ends as a contiguous (B, m + 2)
     xb = np.broadcast_to(xs, (B, N))
-    mom = np.stack([np.ones((B, N)), xb, xb * xb, y, xb * y, y * y], axis=-1)
-    M = np.concatenate([np.zeros((B, 1, 6)), np.cumsum(mom, axis=1)], axis=1)
-    xflat = np.tile(xs, B)
-    zero_col = np.zeros((B, 1), dtype=np.int64)
-    full_col = np.full((B, 1), N, dtype=np.int64)
-    zero2 = np.zeros((B, 1, 2))
-    rb = np.arange(B)[:, None]  # row index for fancy indexing (cheaper than take_along_axis)
+    mom = np.stack([np.ones((B, N)), xb, xb * xb, y, xb * y, y * y], axis=0)
+    M = np.concatenate([np.zeros((6, B, 1)), np.cumsum(mom, axis=2)], axis=2).reshape(6, B * (N + 1))
+    del mom, xb
     losses = np.empty((B, n_steps + 1))
     n_gap = n_steps + 1 if record else 1
     gap1 = np.full((B, n_gap), np.nan)
     gap2 = np.full((B, n_gap), np.nan)
+    # results of every run (filled for a run when it retires, for the others at the end)
+    w_out, v_out = np.empty((B, m)), np.empty((B, m))
+    f_out, fp_out = np.empty((B, N)), np.empty((B, N))
+    lk_out = np.empty(B)
+    rows = np.arange(B)  # original index of each run still in the batch
+    retired_at = np.full(B, -1, dtype=np.int64)
+    retire = retire and not record and check_every > 0
     f = f_prev = f_prev2 = None
+
+    def layout(n: int):
+        """Index offsets and buffers for a batch of ``n`` runs (the cumulative sums start at 0)."""
+        bnd = np.empty((n, m + 2), dtype=np.int64)
+        bnd[:, 0], bnd[:, -1] = 0, N
+        return (
+            np.arange(n)[:, None] * m,
+            np.arange(n)[:, None] * (N + 1),
+            bnd,
+            np.zeros((2, n, m + 1)),
+            np.zeros((2, n, m + 1)),
+        )
+
+    off_m, off_n, bnd, cp, cn = layout(B)
 
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(n_steps + 1):
-            kb, pos = _boundaries(v, b, xs)
+            kb, pos = _boundaries(v, b, xs, grid)
             perm = np.argsort(kb, axis=1, kind="stable")
-            ks = kb[rb, perm]
-            ps = pos[rb, perm]
-            q = np.stack([w * v, -w * b], axis=-1)[rb, perm]
-            qp = np.where(ps[..., None], q, 0.0)  # units active on a suffix [k, N)
-            cp = np.concatenate([zero2, np.cumsum(qp, axis=1)], axis=1)
-            cn = np.concatenate([zero2, np.cumsum(q - qp, axis=1)], axis=1)
-            seg = cp + cn[:, -1:] - cn  # (B, m+1, 2): slope A and offset C on each segment
-            A, C = seg[..., 0], seg[..., 1]
-            bnd = np.concatenate([zero_col, ks, full_col], axis=1)
-            G = M[rb, bnd]
-            sm = G[:, 1:] - G[:, :-1]  # (B, m+1, 6): segment sums of 1, x, x^2, y, xy, y^2
-            seg_r = A * sm[..., 1] + C * sm[..., 0] - sm[..., 3]  # sum of r over the segment
-            seg_rx = A * sm[..., 2] + C * sm[..., 1] - sm[..., 4]  # sum of r x
-            lk = np.sum(A * (seg_rx - sm[..., 4]) + C * (seg_r - sm[..., 3]) + sm[..., 5], axis=1)
+            pf = perm + off_m
+            ks = np.take(kb, pf)
+            ps = np.take(pos, pf)
+            q = np.take(np.stack([w * v, -w * b]).reshape(2, -1), pf, axis=1)  # (2, B, m), sorted units
+            qp = np.where(ps, q, 0.0)  # units active on a suffix [k, N)
+            np.cumsum(qp, axis=2, out=cp[:, :, 1:])
+            np.cumsum(q - qp, axis=2, out=cn[:, :, 1:])
+            seg = cp + cn[:, :, -1:] - cn  # (2, B, m+1): slope A and offset C on each segment
+            A, C = seg
+            bnd[:, 1:-1] = ks
+            G = np.take(M, bnd + off_n, axis=1)  # (6, B, m + 2)
+            sm = G[:, :, 1:] - G[:, :, :-1]  # segment sums of 1, x, x^2, y, xy, y^2
+            rr = A * sm[1:3] + C * sm[0:2] - sm[3:5]  # sums of r and of r x over each segment
+            lk = np.sum(A * (rr[1] - sm[4]) + C * (rr[0] - sm[3]) + sm[5], axis=1)
             bad = ~(lk <= blowup)
             if bad.any():
                 w[bad] = np.nan
                 v[bad] = np.nan
-            losses[:, k] = lk
+            losses[rows, k] = lk
             if record or k >= n_steps - 2:  # outputs on the grid, only where they are used
-                ac = np.repeat(seg.reshape(-1, 2), (bnd[:, 1:] - bnd[:, :-1]).ravel(), axis=0)
-                f_prev2, f_prev, f = f_prev, f, (ac[:, 0] * xflat + ac[:, 1]).reshape(B, N)
+                f_prev2, f_prev, f = f_prev, f, _outputs(A, C, bnd, xs)
                 if record or k == n_steps:
                     j = k if record else 0
                     if f_prev is not None:
-                        gap1[:, j] = np.abs(f - f_prev).max(axis=1)
+                        gap1[rows, j] = np.abs(f - f_prev).max(axis=1)
                     if f_prev2 is not None:
-                        gap2[:, j] = np.abs(f - f_prev2).max(axis=1)
+                        gap2[rows, j] = np.abs(f - f_prev2).max(axis=1)
             if k == n_steps:
                 break
-            pref = np.cumsum(np.stack([seg_r, seg_rx], axis=-1), axis=1)  # segments 0..s
-            head = pref[:, :-1]  # sums over [0, ks[p])
-            S_sorted = np.where(ps[..., None], pref[:, -1:] - head, head)
-            S = np.empty_like(S_sorted)
-            S[rb, perm] = S_sorted
-            gw = 2.0 * (v * S[..., 1] - b * S[..., 0])
-            gv = 2.0 * w * S[..., 1]
-            w = w - d * gw
-            v = v - d * gv
-    if f_prev is None:
-        f_prev = f
+            pref = np.cumsum(rr, axis=2)  # sums over segments 0..s
+            head = pref[:, :, :-1]  # sums over [0, ks[p])
+            S = np.empty((2, rows.size * m))
+            S[:, pf.ravel()] = np.where(ps, pref[:, :, -1:] - head, head).reshape(2, -1)
+            S0, S1 = S.reshape(2, rows.size, m)
+            gw = 2.0 * (v * S1 - b * S0)
+            gv = 2.0 * w * S1
+            w_new = w - d * gw
+            v_new = v - d * gv
+            if retire and k % check_every == 0 and k < n_steps - 2:
+                still = np.all(w_new.view(np.int64) == w.view(np.int64), axis=1)
+                still &= np.all(v_new.view(np.int64) == v.view(np.int64), axis=1)
+                gone = bad | still
+                n_gone = int(gone.sum())
+                if n_gone >= max(1, rows.size // 32):
+                    # theta_{k+1} = theta_k: every later loss is lk and every later estimate f(theta_k);
+                    # a diverged run is NaN from here on
+                    orig = rows[gone]
+                    st = still & ~bad
+                    losses[orig, k + 1 :] = np.where(st[gone], lk[gone], np.nan)[:, None]
+                    fr = _outputs(A[gone], C[gone], bnd[gone], xs)
+                    fr[bad[gone]] = np.nan
+                    f_out[orig], fp_out[orig] = fr, fr
+                    gap1[orig, 0] = np.where(st[gone], 0.0, np.nan)
+                    gap2[orig, 0] = gap1[orig, 0]
+                    w_out[orig], v_out[orig] = w_new[gone], v_new[gone]
+                    lk_out[orig] = np.where(st[gone], lk[gone], np.nan)
+                    retired_at[orig] = k
+                    keep = ~gone
+                    rows = rows[keep]
+                    if rows.size == 0:
+                        break
+                    w_new, v_new, b, d = w_new[keep], v_new[keep], b[keep], d[keep]
+                    M = M.reshape(6, -1, N + 1)[:, keep].reshape(6, -1)
+                    off_m, off_n, bnd, cp, cn = layout(rows.size)
+            w, v = w_new, v_new
+    if rows.size:
+        if f_prev is None:
+            f_prev = f
+        w_out[rows], v_out[rows], lk_out[rows] = w, v, lk
+        f_out[rows], fp_out[rows] = f, f_prev
     inv = np.argsort(order)
-    diverged = ~(np.all(np.isfinite(f), axis=1) & np.all(np.isfinite(w) & np.isfinite(v), axis=1) & (lk <= blowup))
-    return Training(w, v, f[:, inv], f_prev[:, inv], losses, gap1, gap2, diverged)
+    finite = np.all(np.isfinite(f_out), axis=1) & np.all(np.isfinite(w_out) & np.isfinite(v_out), axis=1)
+    diverged = ~(finite & (lk_out <= blowup))
+    return Training(w_out, v_out, f_out[:, inv], fp_out[:, inv], losses, gap1, gap2, diverged, retired_at)
 
 
 def train_plain(

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..dynamics import Fate, decide_fates
 from ..sharpness import lambda_max_dense
@@ -181,7 +182,12 @@ class Classified:
 def classify(
     runs: Runs, step: int, *, visible: float = 1e-3, settle: float = 1e-4, near: float = 0.05, drift_fall: float = 0.1
 ) -> Classified:
-    """The fate of every run at checkpoint ``step`` (rules in the module docstring)."""
+    """The fate of every run at checkpoint ``step`` (rules in the module docstring).
+
+    The Hessians, eigenvalues and orbit solves run with one BLAS thread (``threadpoolctl``): their
+    matrices are small, so this is faster, and the numbers no longer depend on how many threads the
+    machine offers.
+    """
     ci = runs.at(step)
     lo = int(np.argmin(np.abs(runs.steps - step / 10)))  # the checkpoint one decade earlier
     lo = min(lo, ci)
@@ -198,46 +204,49 @@ def classify(
     nrem = np.zeros((S, D), dtype=np.int64)
     sol = np.full((S, D, m2), np.nan)
     reason = np.full((S, D), "", dtype=object)
-    for s in range(S):
-        scale = float(np.max(np.abs(inst.y[s])))
-        for d in range(D):
-            if diverged[s, d]:
-                continue
-            th = runs.theta[s, d, ci]
-            delta = float(runs.deltas[d])
-            tscale = 1.0 + float(np.max(np.abs(th)))
-            if g1[s, d] <= settle * scale and (fall1[s, d] <= 1.0 or g1[s, d] == 0.0):
-                # settled: the estimate stayed put and its steps did not grow over the decade
-                period[s, d] = 1
-                w, v = unpack(th)
-                es[s, d] = delta * float(lambda_max_dense(hessian(w, v, inst.b[s], inst.x, inst.y[s])))
-                Dp = pattern(th, inst.b[s], inst.x)
-                Q = degeneracies([th], [Dp], inst.b[s], remove_merged=True)
-                nrem[s, d] = Q.n_removed
-                alive = Dp.any(axis=0)
-                kd[s, d] = kink_distance([th], inst.b[s], inst.x, alive)
-                sol[s, d] = th
-                if not es[s, d] < 2.0:
-                    reason[s, d] = (
-                        f"settled, but delta * lambda_max = {es[s, d]:.4g} is not below 2: "
-                        f"GD cannot stay there (a transient)"
-                    )
-                continue
-            if g1[s, d] > visible * scale or g2[s, d] < 0.1 * g1[s, d]:
-                o = solve_orbit(th, inst.b[s], inst.x, inst.y[s], delta, 2)
-                fst[s, d], smin[s, d] = o.first_step, o.sigma_min
-                if not o.verified:
-                    reason[s, d] = f"no verified 2-cycle: {o.reason}"
-                elif o.distance > near * tscale:
-                    reason[s, d] = f"the verified 2-cycle lies {o.distance:.2g} away from the run"
+    # the per-run linear algebra is small (2m x 2m, N x 2m): one BLAS thread is faster than two, and
+    # on a shared machine many times faster (threads of small products otherwise wait on each other)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for s in range(S):
+            scale = float(np.max(np.abs(inst.y[s])))
+            for d in range(D):
+                if diverged[s, d]:
+                    continue
+                th = runs.theta[s, d, ci]
+                delta = float(runs.deltas[d])
+                tscale = 1.0 + float(np.max(np.abs(th)))
+                if g1[s, d] <= settle * scale and (fall1[s, d] <= 1.0 or g1[s, d] == 0.0):
+                    # settled: the estimate stayed put and its steps did not grow over the decade
+                    period[s, d] = 1
+                    w, v = unpack(th)
+                    es[s, d] = delta * float(lambda_max_dense(hessian(w, v, inst.b[s], inst.x, inst.y[s])))
+                    Dp = pattern(th, inst.b[s], inst.x)
+                    Q = degeneracies([th], [Dp], inst.b[s], remove_merged=True)
+                    nrem[s, d] = Q.n_removed
+                    alive = Dp.any(axis=0)
+                    kd[s, d] = kink_distance([th], inst.b[s], inst.x, alive)
+                    sol[s, d] = th
+                    if not es[s, d] < 2.0:
+                        reason[s, d] = (
+                            f"settled, but delta * lambda_max = {es[s, d]:.4g} is not below 2: "
+                            f"GD cannot stay there (a transient)"
+                        )
+                    continue
+                if g1[s, d] > visible * scale or g2[s, d] < 0.1 * g1[s, d]:
+                    o = solve_orbit(th, inst.b[s], inst.x, inst.y[s], delta, 2)
+                    fst[s, d], smin[s, d] = o.first_step, o.sigma_min
+                    if not o.verified:
+                        reason[s, d] = f"no verified 2-cycle: {o.reason}"
+                    elif o.distance > near * tscale:
+                        reason[s, d] = f"the verified 2-cycle lies {o.distance:.2g} away from the run"
+                    else:
+                        period[s, d] = 2
+                        res[s, d], kd[s, d], dist[s, d] = o.residual, o.kink_distance, o.distance
+                        sep[s, d], nrem[s, d] = o.separation, o.n_removed
+                        sol[s, d] = o.points[0]
+                        mu[s, d] = o.max_multiplier
                 else:
-                    period[s, d] = 2
-                    res[s, d], kd[s, d], dist[s, d] = o.residual, o.kink_distance, o.distance
-                    sep[s, d], nrem[s, d] = o.separation, o.n_removed
-                    sol[s, d] = o.points[0]
-                    mu[s, d] = o.max_multiplier
-            else:
-                reason[s, d] = "neither settled nor oscillating visibly"
+                    reason[s, d] = "neither settled nor oscillating visibly"
     kind = decide_fates(period.ravel(), diverged.ravel(), es.ravel(), mu.ravel()).reshape(S, D)
     outcome = np.full((S, D), "undecided", dtype=object)
     outcome[kind == int(Fate.CONVERGED)] = "fixed point"
