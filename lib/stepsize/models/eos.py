@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..sharpness import NotConverged, top_eigenpair_hvp
+from ..sharpness import NotConverged, top_eigenpair_hvp, top_eigenpair_lanczos
 
 
 @dataclass(frozen=True)
@@ -100,45 +100,90 @@ def hvp(net: Net, theta: np.ndarray, v: np.ndarray, X: np.ndarray, Y: np.ndarray
     Backward: ``R(g_L) = R(z_L)/n``; ``R(dW_l) = R(a_{l-1})^T g_l + a_{l-1}^T R(g_l)``;
     ``R(g_{l-1}) = (R(g_l) W_l^T + g_l V_l^T)(1 - a^2) - 2 (g_l W_l^T) a R(a)``.
     """
+    return hvp_operator(net, theta, X, Y)(v)
+
+
+def hvp_operator(net: Net, theta: np.ndarray, X: np.ndarray, Y: np.ndarray):
+    """``v -> H(theta) v`` (``(B, P) -> (B, P)``, the products of :func:`hvp`) with everything that does
+    not depend on ``v`` computed once: the forward pass, the backpropagated ``g_l``, ``g_l W_l^T``,
+    ``1 - a_l^2`` and ``2 (g_l W_l^T) a_l``. Since ``R(a_0) = 0`` (the inputs do not depend on
+    ``theta``), its products are left out. A Lanczos run on one network then pays only the
+    ``v``-dependent half of each product; the values are those of :func:`hvp`'s formulas, operation
+    for operation.
+    """
     ps, acts = _forward(net, theta, X)
-    vs = net.unpack(v)
     n = X.shape[0]
     L = len(ps) // 2
     B = theta.shape[0]
-    Ra = [np.zeros((B,) + X.shape)]
-    for l in range(L):
-        Rz = Ra[-1] @ ps[2 * l] + acts[l] @ vs[2 * l] + vs[2 * l + 1][:, None, :]
-        Ra.append((1.0 - acts[l + 1] ** 2) * Rz if l < L - 1 else Rz)
+    d = [None] + [1.0 - acts[l] * acts[l] for l in range(1, L)]  # 1 - a_l^2 at the hidden layers
+    gs: list = [None] * L  # g_l: the gradient of the loss with respect to z_l (over n)
+    gas: list = [None] * L  # g_l W_l^T
+    c2: list = [None] * L  # 2 (g_l W_l^T) a_{l-1}
     g = (acts[-1] - Y) / n
-    Rg = Ra[-1] / n
-    out: list[np.ndarray] = [None] * len(ps)  # type: ignore[list-item]
     for l in range(L - 1, -1, -1):
-        a, Rai = acts[l], Ra[l]
-        out[2 * l] = np.swapaxes(Rai, 1, 2) @ g + np.swapaxes(a, 1, 2) @ Rg
-        out[2 * l + 1] = Rg.sum(axis=1)
+        gs[l] = g
         if l > 0:
-            WT, VT = np.swapaxes(ps[2 * l], 1, 2), np.swapaxes(vs[2 * l], 1, 2)
-            ga = g @ WT
-            Rga = Rg @ WT + g @ VT
-            Rg = Rga * (1.0 - a * a) - 2.0 * ga * a * Rai
-            g = ga * (1.0 - a * a)
-    return np.concatenate([x.reshape(B, -1) for x in out], axis=1)
+            ga = g @ np.swapaxes(ps[2 * l], 1, 2)
+            gas[l], c2[l] = ga, 2.0 * ga * acts[l]
+            g = ga * d[l]
+    WTs = [np.swapaxes(ps[2 * l], 1, 2) for l in range(L)]
+    XT = np.swapaxes(acts[0], 1, 2)
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        vs = net.unpack(v)
+        Ra: list = [None]  # R(a_0) = 0
+        for l in range(L):
+            Rz = acts[l] @ vs[2 * l] if l == 0 else Ra[-1] @ ps[2 * l] + acts[l] @ vs[2 * l]
+            Rz = Rz + vs[2 * l + 1][:, None, :]
+            Ra.append(d[l + 1] * Rz if l < L - 1 else Rz)
+        Rg = Ra[-1] / n
+        out: list[np.ndarray] = [None] * len(ps)  # type: ignore[list-item]
+        for l in range(L - 1, -1, -1):
+            if l == 0:
+                out[0] = XT @ Rg
+            else:
+                out[2 * l] = np.swapaxes(Ra[l], 1, 2) @ gs[l] + np.swapaxes(acts[l], 1, 2) @ Rg
+            out[2 * l + 1] = Rg.sum(axis=1)
+            if l > 0:
+                Rga = Rg @ WTs[l] + gs[l] @ np.swapaxes(vs[2 * l], 1, 2)
+                Rg = Rga * d[l] - c2[l] * Ra[l]
+        return np.concatenate([x.reshape(B, -1) for x in out], axis=1)
+
+    return apply
 
 
 def sharpness(
-    net: Net, theta: np.ndarray, X: np.ndarray, Y: np.ndarray, v0: np.ndarray | None = None, rtol: float = 1e-6
+    net: Net,
+    theta: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    v0: np.ndarray | None = None,
+    rtol: float = 1e-6,
+    *,
+    warm_lanczos: bool = True,
 ) -> tuple[float, np.ndarray]:
     """``lambda_max`` of the training loss's Hessian at one network ``theta`` ``(P,)``, and its eigenvector.
 
-    Lanczos on :func:`hvp` (residual-verified; raises :class:`NotConverged`), started from ``v0``
-    when given (the previous top eigenvector: a few iterations suffice then).
+    Lanczos on :func:`hvp_operator` (residual-verified; raises :class:`NotConverged`). Started from
+    ``v0`` (the previous top eigenvector along the run) it is the early-stopping
+    :func:`~stepsize.sharpness.top_eigenpair_lanczos`, stopped at a Ritz residual ``rtol lambda``
+    (``warm_lanczos=False``: ARPACK from ``v0``), falling back to ARPACK from ``v0`` and then from a
+    fixed start when that fails; without ``v0``, ARPACK (:func:`~stepsize.sharpness.top_eigenpair_hvp`,
+    Ritz residual ``1e-2 rtol lambda``) from a fixed start. Every route ends with the same check, a
+    true residual ``||H v - lambda v|| <= 10 rtol lambda``; the eigenvalue is then within
+    ``residual^2 / gap`` of the true one (about 1e-12 relative here), far below what any verdict reads.
     """
-    th = theta[None, :]
+    apply = hvp_operator(net, theta[None, :], X, Y)
 
     def op(v: np.ndarray) -> np.ndarray:
-        return hvp(net, th, v[None, :], X, Y)[0]
+        return apply(v[None, :])[0]
 
     P = theta.size
+    if v0 is not None and warm_lanczos:
+        try:
+            return top_eigenpair_lanczos(op, v0, rtol=rtol, atol=0.0, maxiter=min(P, 150), stop=rtol)
+        except NotConverged:
+            pass
     try:  # warm start; atol 0 keeps the residual test purely relative
         return top_eigenpair_hvp(op, P, rtol=rtol, atol=0.0, maxiter=50 * P, v0=v0)
     except NotConverged:
@@ -158,6 +203,67 @@ class EosRun:
     diverged: np.ndarray
 
 
+class _Chunk:
+    """GD on a contiguous slice of the runs with its buffers allocated once.
+
+    :meth:`loss_and_grad` performs the operations of :func:`loss_and_grad` in the same order into
+    reused arrays (``out=``), network by network the same BLAS calls, so the slice's values are
+    bit for bit those of the whole batch: the chunking (and the thread that runs a chunk) does not
+    change a result.
+    """
+
+    def __init__(self, net: Net, theta: np.ndarray, etas: np.ndarray, X: np.ndarray, Y: np.ndarray):
+        self.net, self.X, self.Y = net, X, Y
+        self.theta = np.array(theta, dtype=float)  # (c, P), updated in place
+        c, n = self.theta.shape[0], X.shape[0]
+        self.etas = np.asarray(etas, dtype=float).reshape(c, 1)
+        self.ps = net.unpack(self.theta)
+        self.grad = np.empty_like(self.theta)
+        self.gps = net.unpack(self.grad)
+        self.acts = [np.broadcast_to(X, (c,) + X.shape)] + [np.empty((c, n, k)) for k in net.sizes[1:]]
+        self.gs = [np.empty((c, n, k)) for k in net.sizes[1:]]  # g_l, the gradient with respect to z_l
+        self.tmp = [np.empty((c, n, k)) for k in net.sizes[1:]]
+        self.step = np.empty_like(self.theta)
+        self.dead = np.zeros(c, dtype=bool)
+
+    def loss_and_grad(self) -> np.ndarray:
+        """The loss ``(c,)``; the gradient is left in ``self.grad``."""
+        ps, acts, gs, tmp = self.ps, self.acts, self.gs, self.tmp
+        L = len(ps) // 2
+        n = self.X.shape[0]
+        for l in range(L):
+            z = np.matmul(acts[l], ps[2 * l], out=acts[l + 1])
+            np.add(z, ps[2 * l + 1][:, None, :], out=z)
+            if l < L - 1:
+                np.tanh(z, out=z)
+        r = np.subtract(acts[-1], self.Y, out=tmp[-1])
+        lval = 0.5 * np.einsum("bij,bij->b", r, r) / n
+        g = np.divide(r, n, out=gs[-1])
+        for l in range(L - 1, -1, -1):
+            a = acts[l]
+            np.matmul(np.swapaxes(a, 1, 2), g, out=self.gps[2 * l])
+            np.sum(g, axis=1, out=self.gps[2 * l + 1])
+            if l > 0:
+                ga = np.matmul(g, np.swapaxes(ps[2 * l], 1, 2), out=gs[l - 1])
+                d = np.multiply(a, a, out=tmp[l - 1])
+                np.subtract(1.0, d, out=d)
+                g = np.multiply(ga, d, out=ga)
+        return lval
+
+    def run(self, k0: int, k1: int, losses: np.ndarray, rows: slice, blowup: float) -> None:
+        """Steps ``k0..k1``: the update with the gradient of step ``k - 1`` (for ``k > 0``), then the loss
+        and gradient of step ``k`` (the update of step ``k1`` is left for the next call)."""
+        live = ~self.dead
+        for k in range(k0, k1 + 1):
+            if k > 0:  # theta <- theta - eta g on the runs alive after step k - 1
+                np.multiply(self.etas, self.grad, out=self.step)
+                np.subtract(self.theta, self.step, out=self.theta, where=live[:, None])
+            lval = self.loss_and_grad()
+            self.dead |= ~(np.isfinite(lval) & (lval < blowup))
+            live = ~self.dead
+            losses[rows, k] = np.where(live, lval, losses[rows, k])
+
+
 def train(
     net: Net,
     theta0: np.ndarray,
@@ -169,51 +275,55 @@ def train(
     blowup: float = 1e6,
     *,
     workers: int | None = None,
+    chunk: int = 5,
+    warm_lanczos: bool = True,
 ) -> EosRun:
     """Full-batch GD ``theta <- theta - eta_b grad L`` for every run ``b`` at once, tracking the sharpness.
 
     The sharpness of each run is measured every ``every`` steps (and at the end) by :func:`sharpness`,
     warm-started from that run's previous eigenvector. A run whose loss exceeds ``blowup`` or is not
-    finite is diverged: it stops being updated and its later values are NaN. The sharpness checks of
-    the runs share ``workers`` threads (default: one per core, at most 2, when the batch is large),
-    BLAS at one thread each (so the results do not depend on the machine's number of cores).
+    finite is diverged: it stops being updated and its later values are NaN. The runs are trained in
+    slices of ``chunk`` networks with reused buffers, and the slices (and then the sharpness checks of
+    the runs) share ``workers`` threads (default: one per core, at most 2, when the batch is large),
+    BLAS at one thread each: the results are bit for bit those of one batch on one thread, whatever
+    ``chunk``, ``workers`` or the threads' timing.
     """
     theta = np.array(theta0, dtype=float)
     B = theta.shape[0]
-    etas = np.asarray(etas, dtype=float).reshape(B, 1)
+    etas = np.asarray(etas, dtype=float).reshape(B)
     steps = np.unique(np.r_[np.arange(0, n_steps, every), n_steps])
     losses = np.full((B, n_steps + 1), np.nan)
     sharp = np.full((B, steps.size), np.nan)
     vecs: list[np.ndarray | None] = [None] * B
-    dead = np.zeros(B, dtype=bool)
     from .mlp import _parallel
 
     if workers is None:  # threads pay only on large batches (the paper preset), not on the quick one
         big = B * X.shape[0] * max(net.sizes) >= 1 << 18
         workers = max(1, min(2, os.cpu_count() or 1)) if big else 1
+    c = max(1, int(chunk))
+    rows = [slice(i, min(i + c, B)) for i in range(0, B, c)]
+    parts = [_Chunk(net, theta[r], etas[r], X, Y) for r in rows]
     run, close = _parallel(workers)
+
+    def measure(b: int) -> tuple[float, np.ndarray]:
+        th = parts[b // c].theta[b % c]
+        return sharpness(net, th, X, Y, vecs[b], warm_lanczos=warm_lanczos)
+
     try:
-        _train_loop(net, theta, etas, X, Y, n_steps, steps, losses, sharp, vecs, dead, blowup, run)
+        with np.errstate(over="ignore", invalid="ignore"):
+            k0 = 0
+            for j, k1 in enumerate(steps):
+                run(lambda i, k0=k0, k1=int(k1): parts[i].run(k0, k1, losses, rows[i], blowup), range(len(parts)))
+                k0 = int(k1) + 1
+                dead = np.concatenate([p.dead for p in parts])
+                live = np.flatnonzero(~dead)
+                # runs are independent: their Lanczos runs share the worker threads (same results)
+                for b, (lam, vec) in zip(live, run(measure, live)):
+                    sharp[b, j], vecs[b] = lam, vec
     finally:
         close()
-    return EosRun(etas=etas[:, 0], loss=losses, sharp_steps=steps, sharp=sharp, diverged=dead)
-
-
-def _train_loop(net, theta, etas, X, Y, n_steps, steps, losses, sharp, vecs, dead, blowup, run) -> None:
-    j = 0
-    for k in range(n_steps + 1):
-        with np.errstate(over="ignore", invalid="ignore"):
-            lval, g = loss_and_grad(net, theta, X, Y)
-        dead |= ~(np.isfinite(lval) & (lval < blowup))
-        losses[~dead, k] = lval[~dead]
-        if j < steps.size and k == steps[j]:
-            live = np.flatnonzero(~dead)
-            # runs are independent: their Lanczos runs share the worker threads (same results)
-            for b, (lam, vec) in zip(live, run(lambda b, th=theta: sharpness(net, th[b], X, Y, vecs[b]), live)):
-                sharp[b, j], vecs[b] = lam, vec
-            j += 1
-        if k < n_steps:
-            theta = np.where(dead[:, None], theta, theta - etas * g)
+    dead = np.concatenate([p.dead for p in parts])
+    return EosRun(etas=etas, loss=losses, sharp_steps=steps, sharp=sharp, diverged=dead)
 
 
 def digits_task(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
