@@ -23,7 +23,9 @@ symmetric 2-cycle ``+-sqrt((2 + eta)/eta)`` (the edge of the basin of bounded or
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,7 +92,8 @@ class Attractor:
     """Iterates recorded after a transient: ``points[i, j, k]`` is step ``k`` of point ``j`` at parameter ``i``.
 
     Diverged runs are NaN. ``lyapunov[i, j]`` is the mean of ``log |G'|`` along the recorded steps
-    (NaN for diverged runs).
+    (NaN for diverged runs). ``points`` holds the last ``keep`` recorded steps (all of them unless
+    :func:`attractor` was asked to keep fewer).
     """
 
     params: np.ndarray
@@ -99,43 +102,194 @@ class Attractor:
     diverged: np.ndarray
 
 
+def default_workers() -> int:
+    """Worker threads of :func:`attractor` when not given: one per core, at most 2."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def attractor(
-    G: Family, dG: Family, params: np.ndarray, x0: np.ndarray, n_transient: int, n_record: int, blowup: float = 1e6
+    G: Family,
+    dG: Family,
+    params: np.ndarray,
+    x0: np.ndarray,
+    n_transient: int,
+    n_record: int,
+    blowup: float = 1e6,
+    *,
+    keep: int | None = None,
+    chunk: int = 4096,
+    workers: int | None = None,
+    max_period: int = 32,
 ) -> Attractor:
-    """Iterate every initial point at every parameter (one array computation per step).
+    """Iterate every initial point at every parameter, ``n_transient`` steps and then ``n_record`` recorded ones.
 
     Lyapunov exponent per run: ``(1/n) sum_k log |G'(x_k)|`` over the ``n_record`` recorded steps
     (Strogatz, *Nonlinear Dynamics and Chaos*, Sec. 10.5). A run whose ``|x|`` exceeds ``blowup``
-    is diverged (NaN from there on).
+    is diverged (NaN from there on). ``keep`` (default ``n_record``) is how many of the last
+    recorded iterates are returned in ``points``; all ``n_record`` enter the exponent.
+
+    The runs are split into chunks of ``chunk`` runs, each taken through all its steps at once (it
+    stays in cache), ``workers`` chunks at a time (threads; default :func:`default_workers`). Inside
+    a chunk a run leaves the batch once it has diverged, or once its iterates repeat exactly,
+    ``x_k = x_{k-p}`` bit for bit for some ``p < max_period`` (checked every ``max_period`` steps):
+    the map is deterministic, so from there on the run is that cycle, and its remaining recorded
+    iterates and exponent terms are read off the cycle (the terms still added one at a time, in
+    order). The result is therefore bit for bit that of iterating every run to the end, whatever
+    the chunk size, the number of workers or the thread timing (``tests/test_atlas.py`` checks it
+    against the plain loop).
     """
     params = np.asarray(params, dtype=float)
     x0 = np.asarray(x0, dtype=float)
+    n_transient, n_record = int(n_transient), int(n_record)
+    keep = n_record if keep is None else max(0, min(int(keep), n_record))
+    if chunk < 1 or max_period < 2:
+        raise ValueError("attractor: need chunk >= 1 and max_period >= 2")
     P = np.repeat(params, x0.size)
     x = np.tile(x0, params.size)
-    bad = np.zeros(x.size, dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(n_transient):
-            x = G(x, P)
-            bad |= ~(np.abs(x) <= blowup)
-            x[bad] = 0.0  # parked; reported as NaN
-        rec = np.empty((n_record, x.size))
-        logsum = np.zeros(x.size)
-        for k in range(n_record):
-            d = np.abs(dG(x, P))
-            logsum += np.log(np.where(d > 0, d, 1e-300))
-            x = G(x, P)
-            bad |= ~(np.abs(x) <= blowup)
-            x[bad] = 0.0
-            rec[k] = x
-    rec[:, bad] = np.nan
+    N = x.size
+    rec = np.empty((keep, N))
+    logsum = np.zeros(N)
+    bad = np.zeros(N, dtype=bool)
+    starts = range(0, N, chunk)
+
+    def job(s: int) -> None:
+        e = min(s + chunk, N)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            _attractor_chunk(
+                G, dG, P[s:e], x[s:e], n_transient, n_record, blowup, max_period, rec[:, s:e], logsum[s:e], bad[s:e]
+            )
+
+    n_workers = default_workers() if workers is None else max(1, int(workers))
+    if n_workers == 1 or len(starts) == 1:
+        for s in starts:
+            job(s)
+    else:
+        with ThreadPoolExecutor(max_workers=n_workers) as ex:
+            for f in [ex.submit(job, s) for s in starts]:
+                f.result()
     lyap = np.where(bad, np.nan, logsum / max(n_record, 1))
     shape = (params.size, x0.size)
     return Attractor(
         params=params,
-        points=rec.T.reshape(shape + (n_record,)),
+        points=rec.T.reshape(shape + (keep,)),
         lyapunov=lyap.reshape(shape),
         diverged=bad.reshape(shape),
     )
+
+
+def _log_terms(dG: Family, x: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """``log |G'(x)|``, with ``log 0`` (and NaN) read as ``log 1e-300``: the exponent's terms.
+
+    Equals ``np.log(np.where(d > 0, d, 1e-300))`` for ``d = |G'(x)|`` bit for bit; the replacement
+    is skipped when no ``d`` is below ``1e-300`` (the usual case), one reduction instead of three
+    elementwise passes.
+    """
+    d = np.abs(dG(x, P))
+    if not d.min(initial=np.inf) >= 1e-300:  # some d is 0, tiny or NaN
+        d[~(d > 0)] = 1e-300
+    return np.log(d, out=d)
+
+
+def _attractor_chunk(
+    G: Family,
+    dG: Family,
+    P: np.ndarray,
+    x: np.ndarray,
+    n_transient: int,
+    n_record: int,
+    blowup: float,
+    H: int,
+    rec: np.ndarray,
+    logsum: np.ndarray,
+    bad: np.ndarray,
+) -> None:
+    """:func:`attractor` on one chunk of runs, writing into its views ``rec``, ``logsum`` and ``bad``.
+
+    State ``x_k`` after ``k`` steps; recorded step ``r`` (``0 <= r < n_record``) adds the term at
+    ``x_{n_transient + r}`` and records ``x_{n_transient + r + 1}``. ``hist[k % H]`` holds ``x_k``;
+    ``amax`` the largest ``|x_k|`` so far (NaN once a run overflowed), so that a run is diverged
+    exactly when some ``|x_k| <= blowup`` failed. Every ``H`` steps the diverged runs and those
+    whose iterates repeat (``x_k = x_{k-p}``, ``0 < p < H``) leave the batch.
+    """
+    n_steps = n_transient + n_record
+    first_kept = n_record - rec.shape[0]  # the recorded step held in rec[0]
+    idx = np.arange(x.size)  # chunk positions of the runs still in the batch
+    xa, Pa = x.copy(), P.copy()
+    la = np.zeros(x.size)
+    amax = np.zeros(x.size)
+    hist = np.empty((H, x.size))
+    full = True  # idx is still arange: plain slices instead of scatters
+    for k in range(1, n_steps + 1):
+        r = k - n_transient - 1
+        if r >= 0:
+            la += _log_terms(dG, xa, Pa)
+        xa = G(xa, Pa)
+        np.maximum(amax, np.abs(xa), out=amax)  # propagates NaN
+        if r >= first_kept:
+            if full:
+                rec[r - first_kept] = xa
+            else:
+                rec[r - first_kept, idx] = xa
+        hist[k % H] = xa
+        if k % H or k == n_steps:
+            continue
+        out = ~(amax <= blowup)
+        period = np.zeros(xa.size, dtype=np.int64)
+        for p in range(H - 1, 0, -1):  # descending, so that the least period is the one kept
+            period[hist[(k - p) % H] == xa] = p
+        settled = (period > 0) & ~out
+        leave = settled | out
+        if not leave.any():
+            continue
+        if settled.any():
+            _finish_cycles(
+                dG,
+                hist[:, settled],
+                Pa[settled],
+                la[settled],
+                period[settled],
+                idx[settled],
+                k,
+                n_transient,
+                n_record,
+                first_kept,
+                rec,
+                logsum,
+            )
+        bad[idx[out]] = True
+        stay = ~leave
+        idx, xa, Pa, la, amax, hist = idx[stay], xa[stay], Pa[stay], la[stay], amax[stay], hist[:, stay]
+        full = False
+        if idx.size == 0:
+            break
+    logsum[idx] = la
+    bad[idx] |= ~(amax <= blowup)
+    rec[:, bad] = np.nan
+
+
+def _finish_cycles(
+    dG: Family,
+    hist: np.ndarray,
+    P: np.ndarray,
+    la: np.ndarray,
+    period: np.ndarray,
+    idx: np.ndarray,
+    k: int,
+    n_transient: int,
+    n_record: int,
+    first_kept: int,
+    rec: np.ndarray,
+    logsum: np.ndarray,
+) -> None:
+    """Complete the runs that repeat with ``period`` from step ``k`` on: ``x_m = x_{k - ((k - m) mod p)}``."""
+    H = hist.shape[0]
+    cols = np.arange(idx.size)
+    terms = _log_terms(dG, hist, P[None, :])
+    for r in range(max(0, k - n_transient), n_record):  # the remaining terms, one at a time, in order
+        la += terms[(k - (k - n_transient - r) % period) % H, cols]
+    logsum[idx] = la
+    for r in range(max(first_kept, k - n_transient), n_record):
+        rec[r - first_kept, idx] = hist[(k - (k - n_transient - r - 1) % period) % H, cols]
 
 
 def orbit(G: Family, x: float, a: float, period: int) -> np.ndarray:
@@ -296,6 +450,71 @@ def median_exponent(att: Attractor) -> np.ndarray:
     some = ~att.diverged.all(axis=1)
     out[some] = np.nanmedian(lyap[some], axis=1)
     return out
+
+
+def _bin_index(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The bin of each ``v`` in ``[edges[0], edges[-1]]`` as :func:`numpy.histogramdd` assigns it.
+
+    ``edges[b] <= v < edges[b + 1]``, and ``v = edges[-1]`` in the last bin. Guessed from the
+    uniform spacing, corrected by one comparison each way, and checked; values the guess misses are
+    placed by :func:`numpy.searchsorted` (what ``histogramdd`` itself calls).
+    """
+    n = edges.size - 1
+    lo, hi = float(edges[0]), float(edges[-1])
+    g = ((v - lo) * (n / (hi - lo))).astype(np.intp)
+    np.clip(g, 0, n - 1, out=g)
+    g -= v < edges[g]
+    np.clip(g, 0, n - 1, out=g)
+    g += (v >= edges[g + 1]) & (g < n - 1)
+    wrong = ~((edges[g] <= v) & ((v < edges[g + 1]) | ((g == n - 1) & (v == hi))))
+    if wrong.any():
+        g[wrong] = np.minimum(np.searchsorted(edges, v[wrong], side="right") - 1, n - 1)
+    return g
+
+
+def density(
+    params: np.ndarray, points: np.ndarray, bins: tuple[int, int], block: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bifurcation diagram as a 2-D histogram of (parameter, iterate) over the finite iterates.
+
+    ``points[i, ...]`` are iterates at ``params[i]``. Returns ``(H, param_edges, x_edges)``, equal to
+    ``np.histogram2d(E[ok], points[ok], bins)`` with ``E`` the parameter of each iterate and ``ok``
+    the finite ones (the same edges, from the data's range, and the same counts), computed
+    ``block`` parameters at a time instead of forming the pairs (at the paper's size, 10^8 of them).
+    """
+    params = np.asarray(params, dtype=float)
+    X = np.asarray(points, dtype=float).reshape(params.size, -1)
+    nb_p, nb_x = (int(b) for b in bins)
+    if nb_p < 1 or nb_x < 1:
+        raise ValueError("density: bins must be positive")
+    has = np.zeros(params.size, dtype=bool)
+    x_lo, x_hi = np.inf, -np.inf
+    for s in range(0, params.size, block):
+        B = X[s : s + block]
+        f = np.isfinite(B)
+        has[s : s + block] = f.any(axis=1)
+        x_lo = min(x_lo, float(np.min(B, where=f, initial=np.inf)))
+        x_hi = max(x_hi, float(np.max(B, where=f, initial=-np.inf)))
+
+    def outer(lo: float, hi: float) -> tuple[float, float]:  # numpy's _get_outer_edges without a range
+        if lo > hi:  # no finite value at all
+            return 0.0, 1.0
+        return (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
+
+    p_edges = np.linspace(
+        *outer(float(params[has].min(initial=np.inf)), float(params[has].max(initial=-np.inf))), nb_p + 1
+    )
+    x_edges = np.linspace(*outer(x_lo, x_hi), nb_x + 1)
+    counts = np.zeros(nb_p * nb_x, dtype=np.intp)
+    if has.any():
+        p_bin = _bin_index(p_edges, np.where(has, params, p_edges[0]))
+        for s in range(0, params.size, block):
+            B = X[s : s + block]
+            f = np.isfinite(B)
+            k = _bin_index(x_edges, B[f])
+            k += np.repeat(p_bin[s : s + block] * nb_x, f.sum(axis=1))
+            counts += np.bincount(k, minlength=counts.size)
+    return counts.reshape(nb_p, nb_x).astype(float), p_edges, x_edges
 
 
 def escapes(G: Family, x: np.ndarray, params: np.ndarray, n_steps: int, blowup: float = 1e6) -> np.ndarray:
