@@ -3,6 +3,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import stepsize.blas  # first: it pins OpenBLAS's kernel before numpy loads (stepsize.blas)
+
+stepsize.blas.pin()
+
 import numpy as np
 import pytest
 

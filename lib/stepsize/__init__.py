@@ -13,6 +13,10 @@ Nothing imports upwards (tests/test_layers.py): the core imports neither models 
 models never import the book, and the book never imports ``runner``, ``cli`` or ``sweep``.
 """
 
+from . import blas as _blas
+
+_blas.pin()  # before numpy loads: one OpenBLAS kernel, so the stored outputs reproduce (stepsize.blas)
+
 from .dynamics import Fate, Fates, classify, gd_map, iterate, nearest_fixed_point, trajectory
 
 __all__ = ["Fate", "Fates", "classify", "gd_map", "iterate", "nearest_fixed_point", "trajectory"]

@@ -10,9 +10,19 @@ Loaded by every kernel of the project's environment (``make env`` copies this fi
   its normal shutdown by jupyter_client).
 
 Everything else the kernel logs at ERROR level or above is still shown.
+
+It also pins OpenBLAS's kernel before any chapter imports numpy (:func:`stepsize.blas.pin`: the
+stored outputs were computed with it, and another kernel rounds differently).
 """
 
 import logging
+
+try:  # the BLAS kernel of the stored outputs (stepsize.blas); the file has no numpy import itself
+    import stepsize.blas as _blas
+
+    _blas.pin()
+except ImportError:  # a kernel of this environment without the project installed: nothing to pin
+    pass
 
 c = get_config()  # noqa: F821 (defined by traitlets when it loads this file)
 c.IPKernelApp.log_level = "ERROR"

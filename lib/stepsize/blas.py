@@ -1,0 +1,68 @@
+"""One BLAS kernel for every computer that executes the book, so the stored outputs reproduce.
+
+OpenBLAS picks its compute kernel by the CPU it finds: on one machine of this project's kind it
+took the AVX-512 kernel ``SkylakeX``, on another (the same numpy wheel) ``Haswell``. The two sum
+the products of a matrix multiplication in different orders, so results differ in the last bits,
+and in chapters whose runs sit near a boundary (a share of runs that converge at a step size close
+to the critical one, a largest value over runs) the glued numbers that nbval compares moved: 8 of
+282 cells, measured on 2026-12-02. Pinning one kernel makes the stored outputs those of every x86-64
+computer with AVX2 and FMA (every server CPU since 2013), whatever its own best kernel.
+
+``Haswell`` (AVX2 + FMA) is the pinned kernel: the widest that all such computers run. A value set
+by the user in ``OPENBLAS_CORETYPE`` is kept. Elsewhere (ARM, or a CPU without AVX2) nothing is
+pinned and those few values may differ from the stored ones; the verdicts are meant not to.
+OpenBLAS reads the variable when it is loaded, that is when numpy is first imported: :func:`pin`
+must run before that (``stepsize/__init__.py`` and the project's kernel settings call it).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+#: The OpenBLAS kernel the stored outputs were computed with.
+KERNEL = "Haswell"
+_NEEDS = ("avx2", "fma")
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU feature flags Linux lists in ``cpuinfo`` (the first ``flags`` line), or an empty set."""
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def wanted(flags: set[str], machine: str, environ: dict[str, str]) -> str | None:
+    """The kernel to pin: :data:`KERNEL` on x86-64 with AVX2 and FMA, unless the user chose one."""
+    if environ.get("OPENBLAS_CORETYPE"):
+        return None
+    if machine.lower() not in ("x86_64", "amd64") or not all(f in flags for f in _NEEDS):
+        return None
+    return KERNEL
+
+
+def pin() -> str | None:
+    """Set ``OPENBLAS_CORETYPE`` to :data:`KERNEL` where :func:`wanted` says so and numpy is not yet
+    loaded; return the kernel set (``None`` when nothing was set)."""
+    if "numpy" in sys.modules:
+        return None
+    kernel = wanted(cpu_flags(), platform.machine(), dict(os.environ))
+    if kernel is not None:
+        os.environ["OPENBLAS_CORETYPE"] = kernel
+    return kernel
+
+
+def kernel_in_use() -> str | None:
+    """The kernel the loaded OpenBLAS reports (threadpoolctl), or ``None`` for another BLAS."""
+    from threadpoolctl import threadpool_info
+
+    for lib in threadpool_info():
+        if lib.get("internal_api") == "openblas":
+            return str(lib.get("architecture"))
+    return None
