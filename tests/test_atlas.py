@@ -14,6 +14,14 @@ def test_logistic_flip_points_match_closed_forms():
     assert flips[2] == pytest.approx(3.544090359551922, abs=1e-9)  # known to many digits
 
 
+def test_double_well_gradient_is_x_cubed_minus_x_to_rounding():
+    x = np.random.default_rng(0).uniform(-3.0, 3.0, 100_000)
+    df = atlas.double_well().df(x)
+    exact = x**3 - x
+    assert np.all(np.abs(df - exact) <= 4 * np.spacing(np.abs(x**3) + np.abs(x)))
+    assert atlas.double_well().df(np.array([-1.0, 0.0, 1.0])).tolist() == [0.0, 0.0, 0.0]  # the critical points
+
+
 def test_double_well_closed_forms():
     f = atlas.double_well()
     G, dG = atlas.gd_family(f)
