@@ -11,6 +11,9 @@ computer with AVX2 and FMA (every server CPU since 2013), whatever its own best 
 ``Haswell`` (AVX2 + FMA) is the pinned kernel: the widest that all such computers run. A value set
 by the user in ``OPENBLAS_CORETYPE`` is kept. Elsewhere (ARM, or a CPU without AVX2) nothing is
 pinned and those few values may differ from the stored ones; the verdicts are meant not to.
+numpy's own vectorised ``exp`` and ``log1p`` differ in the last bit between AVX-512 and AVX2 code
+paths as well (measured: ``NPY_DISABLE_CPU_FEATURES=X86_V4``); that is not pinned (the stored outputs
+come from a CPU with AVX-512, as on every machine of this project's kind seen so far).
 OpenBLAS reads the variable when it is loaded, that is when numpy is first imported: :func:`pin`
 must run before that (``stepsize/__init__.py`` and the project's kernel settings call it).
 """
