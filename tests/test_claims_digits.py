@@ -144,3 +144,42 @@ def test_verdict_rule_pools_the_depths_and_records_when_it_fixed():
     depth1 = np.array([C] * 10 + [X] * 8 + [U] * 2, dtype=np.int8)
     stops = rule([depth1, depth2])
     assert all(s.all() for s in stops) and rule.fixed_at == [2]
+
+
+def _brute_statuses(options):
+    """Every status over every combination of ends (the enumeration the exact rule replaces)."""
+    import itertools
+
+    out = set()
+    for combo in itertools.product(*options):
+        a, b, h = (np.array(x, dtype=bool) for x in zip(*combo))
+        out.add(D.transition_status(a, b, h))
+    return out
+
+
+def test_reachable_statuses_equal_the_enumeration_of_every_end():
+    rng = np.random.default_rng(7)
+    triples = [(False, False, False), (False, False, True), (True, False, True), (False, True, False)]
+    n_many = 0
+    for _ in range(2000):
+        k = int(rng.integers(1, D.MAX_OPEN_GROUPS + 1))
+        options = [[triples[j] for j in sorted(set(rng.integers(0, 4, int(rng.integers(1, 4)))))] for _ in range(k)]
+        got = D.reachable_statuses(options)
+        assert got == _brute_statuses(options)
+        n_many += len(got) > 1
+    assert 100 < n_many < 1900  # both fixed and open cases were drawn
+
+
+def test_leaving_fixes_the_verdict_with_more_open_step_sizes_than_the_old_enumeration_allowed():
+    """13 step sizes, 10 of them open: the first surely above, the last two surely below, and no open
+    step between them can end surely below (so none can start a later rise): reproduced, whatever
+    the open runs do. The enumeration stopped at 8 open step sizes and called it not fixed."""
+    etas = np.array([0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0])
+    n = np.full(13, 80)
+    conv = np.array([80] + [45] * 10 + [0, 0])
+    open_ = np.array([0] + [30] * 10 + [0, 0])
+    leave, fixed = D.leaving(etas, conv, open_, n, on_paper_data=False)
+    assert fixed and list(leave) == [True] + [False] * 10 + [True, True]  # fixed: every run may stop
+    assert D.mechanism_verdict(etas, conv, open_, n, 3000, fixed=True)[0] == REPRODUCED
+    conv[5], open_[5] = 10, 30  # eta = 1.25 could now end surely below, and a later step above: open
+    assert not D.leaving(etas, conv, open_, n, on_paper_data=False)[1]

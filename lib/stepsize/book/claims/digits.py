@@ -15,7 +15,6 @@ the lower end of a share's interval counts it as not converged, the upper end as
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -102,8 +101,44 @@ def transition_status(above: np.ndarray, below: np.ndarray, hi_above: np.ndarray
     return UNDECIDED
 
 
-#: Undecided step sizes up to which :func:`leaving` enumerates the ends (3 ** 8 = 6561 cases).
+#: Undecided step sizes up to which :func:`leaving` once enumerated the ends (3 ** 8 = 6561 cases);
+#: :func:`reachable_statuses` has no such limit and gives the same answer (tested against the
+#: enumeration), so the constant now only bounds that test's brute force.
 MAX_OPEN_GROUPS = 8
+
+
+def reachable_statuses(options: list[list[tuple[bool, bool, bool]]]) -> set[str]:
+    """Every status :func:`transition_status` can take when step size ``i`` may end in any of the
+    triples ``options[i]`` = ``(above, below, hi_above)`` (one triple for a step whose share is fixed).
+
+    Exact, without enumerating the ``prod len(options[i])`` combinations: the status depends on the
+    steps in ``eta`` order only through a phase (no step above yet; above seen; below after the
+    first above; above again after that) and whether any ``hi_above`` was seen, so the reachable
+    (phase, seen) pairs are carried from step to step (at most 8 of them).
+    """
+    states = {(0, False)}
+    for opts in options:
+        nxt = set()
+        for phase, seen in states:
+            for a, b, h in opts:
+                ph = phase
+                if phase == 0 and a:
+                    ph = 1
+                elif phase == 1 and b:
+                    ph = 2
+                elif phase == 2 and a:
+                    ph = 3
+                nxt.add((ph, seen or bool(h)))
+        states = nxt
+    out = set()
+    for phase, seen in states:
+        if phase == 2:
+            out.add(REPRODUCED)
+        elif phase == 3:
+            out.add(DIFFERS)
+        else:
+            out.add(UNDECIDED if seen else DIFFERS)
+    return out
 
 
 def leaving(
@@ -118,7 +153,7 @@ def leaving(
     above or below already (more runs converging cannot undo either), and then its runs cannot move
     :func:`transition_status`: they may stop. The verdicts are *fixed* when
     :func:`transition_status` is the same for every combination of ends of the other step sizes
-    (enumerated; not attempted beyond :data:`MAX_OPEN_GROUPS` of them) and the literal claim of
+    (:func:`reachable_statuses`, exact for any number of open step sizes) and the literal claim of
     :func:`literal_verdict` cannot change either (off MNIST it is not applicable; on MNIST it is
     fixed once a run above 1 has converged, or none above 1 is undecided). On MNIST a step size
     above 1 stops only once the literal claim is fixed. Returns ``(leave, fixed)``: stopping the
@@ -134,26 +169,29 @@ def leaving(
     literal_fixed = (not on_paper_data) or (not big.any()) or conv[big].sum() > 0 or open_[big].sum() == 0
     if not literal_fixed:
         leave &= ~big
-    und = np.flatnonzero(~(above | below))
-    if not literal_fixed or und.size > MAX_OPEN_GROUPS:
+    if not literal_fixed:
         return leave, False
-    ends = []  # per undecided step size: its possible (above, below, hi_above)
-    for i in und:
-        e = [(False, False, bool(hi[i] > HALF))]
-        if wilson(int(conv[i] + open_[i]), int(n[i]))[0] > HALF:
+    return leave, len(reachable_statuses(possible_ends(conv, open_, n))) == 1
+
+
+def possible_ends(conv: np.ndarray, open_: np.ndarray, n: np.ndarray) -> list[list[tuple[bool, bool, bool]]]:
+    """Per step size, the ``(above, below, hi_above)`` its share can still end in (:func:`leaving`):
+    one triple where it is fixed; else staying open, and ending surely above or surely below where
+    its runs still can."""
+    conv, open_, n = (np.asarray(a, dtype=int) for a in (conv, open_, n))
+    ends = []
+    for c, u, m in zip(conv, open_, n):
+        lo, hi = wilson(int(c), int(m))[0], wilson(int(c + u), int(m))[1]
+        if lo > HALF or hi < HALF:
+            ends.append([(bool(lo > HALF), bool(hi < HALF), bool(hi > HALF))])
+            continue
+        e = [(False, False, bool(hi > HALF))]
+        if wilson(int(c + u), int(m))[0] > HALF:
             e.append((True, False, True))
-        if wilson(int(conv[i]), int(n[i]))[1] < HALF:
+        if wilson(int(c), int(m))[1] < HALF:
             e.append((False, True, False))
         ends.append(e)
-    statuses = set()
-    for combo in itertools.product(*ends):
-        a, b, h = above.copy(), below.copy(), hi > HALF
-        for i, (ai, bi, hi_i) in zip(und, combo):
-            a[i], b[i], h[i] = ai, bi, hi_i
-        statuses.add(transition_status(a, b, h))
-        if len(statuses) > 1:
-            return leave, False
-    return leave, True
+    return ends
 
 
 def verdict_rule(etas: np.ndarray, runs: int, on_paper_data: bool):
