@@ -23,13 +23,12 @@ symmetric 2-cycle ``+-sqrt((2 + eta)/eta)`` (the edge of the basin of bounded or
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import parallel
 from ..sharpness import NotConverged
 from .losses import ScalarLoss
 
@@ -108,8 +107,8 @@ class Attractor:
 
 
 def default_workers() -> int:
-    """Worker threads of :func:`attractor` when not given: one per core, at most 2."""
-    return max(1, min(2, os.cpu_count() or 1))
+    """Worker threads of :func:`attractor` when not given (:func:`stepsize.parallel.default_workers`)."""
+    return parallel.default_workers()
 
 
 def attractor(
@@ -165,13 +164,11 @@ def attractor(
             )
 
     n_workers = default_workers() if workers is None else max(1, int(workers))
-    if n_workers == 1 or len(starts) == 1:
-        for s in starts:
-            job(s)
-    else:
-        with ThreadPoolExecutor(max_workers=n_workers) as ex:
-            for f in [ex.submit(job, s) for s in starts]:
-                f.result()
+    run, close = parallel.pool(1 if len(starts) == 1 else n_workers)
+    try:
+        run(job, starts)
+    finally:
+        close()
     lyap = np.where(bad, np.nan, logsum / max(n_record, 1))
     shape = (params.size, x0.size)
     return Attractor(

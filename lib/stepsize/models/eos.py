@@ -16,7 +16,6 @@ non-monotonically. This module provides what is needed to measure it:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -295,15 +294,15 @@ def train(
     losses = np.full((B, n_steps + 1), np.nan)
     sharp = np.full((B, steps.size), np.nan)
     vecs: list[np.ndarray | None] = [None] * B
-    from .mlp import _parallel
+    from ..parallel import default_workers, pool
 
     if workers is None:  # threads pay only on large batches (the paper preset), not on the quick one
         big = B * X.shape[0] * max(net.sizes) >= 1 << 18
-        workers = max(1, min(2, os.cpu_count() or 1)) if big else 1
+        workers = default_workers() if big else 1
     c = max(1, int(chunk))
     rows = [slice(i, min(i + c, B)) for i in range(0, B, c)]
     parts = [_Chunk(net, theta[r], etas[r], X, Y) for r in rows]
-    run, close = _parallel(workers)
+    run, close = pool(workers)
 
     def measure(b: int) -> tuple[float, np.ndarray]:
         th = parts[b // c].theta[b % c]

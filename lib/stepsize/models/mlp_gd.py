@@ -338,11 +338,10 @@ class _closing:
 
 
 def default_workers() -> int:
-    """Worker threads of :func:`gd_fates` when not given: one per core, at most 2 (more threads
-    only compete for the same memory bandwidth here)."""
-    import os
+    """Worker threads of :func:`gd_fates` when not given (:func:`stepsize.parallel.default_workers`)."""
+    from ..parallel import default_workers as dw
 
-    return max(1, min(2, os.cpu_count() or 1))
+    return dw()
 
 
 def _pool(lay: Layout, c: int, N: int, workers: int):
@@ -352,7 +351,6 @@ def _pool(lay: Layout, c: int, N: int, workers: int):
     and returns the results in the order of ``items``; each job writes only its own rows, so the
     result does not depend on which thread ran which job, nor when.
     """
-    import contextvars
     import threading
 
     local = threading.local()
@@ -362,25 +360,12 @@ def _pool(lay: Layout, c: int, N: int, workers: int):
             local.ws, local.G = Workspace(lay, c, N), np.empty((c, lay.P))
         return local.ws, local.G
 
-    from threadpoolctl import threadpool_limits
+    from ..parallel import pool
 
     # one BLAS thread per worker: the matrices of a chunk are small, and threads inside BLAS cost
-    # more than they give (and would compete with the workers)
-    limiter = threadpool_limits(limits=1, user_api="blas")
-    if workers <= 1:
-        return buffers, (lambda job, items: [job(a) for a in items]), limiter.restore_original_limits
-    from concurrent.futures import ThreadPoolExecutor
-
-    ex = ThreadPoolExecutor(max_workers=workers)
-
-    def run_chunks(job, items):
-        # each job in a copy of the caller's context: numpy's error state (np.errstate) holds there too
-        return [f.result() for f in [ex.submit(contextvars.copy_context().run, job, a) for a in items]]
-
-    def close():
-        ex.shutdown()
-        limiter.restore_original_limits()
-
+    # more than they give (and would compete with the workers); each job in a copy of the caller's
+    # context, so numpy's error state (np.errstate) holds there too
+    run_chunks, close = pool(workers)
     return buffers, run_chunks, close
 
 

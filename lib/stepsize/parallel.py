@@ -1,0 +1,47 @@
+"""Independent jobs on both cores: the one thread pool of the library.
+
+The models that batch many small independent problems (the atlas's chunks of initial points, the
+digits and edge-of-stability networks, the deep linear runs) run them in threads: numpy's loops and
+BLAS release the GIL, and BLAS is held at one thread per worker while the pool is open, because
+the matrices of one job are small and threads inside BLAS would only compete with the workers.
+Each job runs in a copy of the caller's context, so an ``np.errstate`` around the call holds in the
+workers too. Results come back in the order of the items: a job that writes only its own rows
+gives the same numbers whichever thread ran it, and when (the callers test this bit for bit).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+Runner = Callable[[Callable[[Any], Any], Iterable[Any]], list]
+
+
+def default_workers() -> int:
+    """Worker threads when a caller gives none: one per core, at most 2 (more threads only compete
+    for the same memory bandwidth on the machines this book was measured on)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def pool(workers: int) -> tuple[Runner, Callable[[], None]]:
+    """``(run, close)``: ``run(job, items)`` calls ``job(item)`` for every item, in ``workers``
+    threads (in the caller's thread when ``workers <= 1``), with BLAS at one thread each until
+    ``close()``, and returns the results in the order of ``items``."""
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(limits=1, user_api="blas")
+    if workers <= 1:
+        return (lambda job, items: [job(a) for a in items]), limiter.restore_original_limits
+    ex = ThreadPoolExecutor(max_workers=workers)
+
+    def run(job, items):
+        return [f.result() for f in [ex.submit(contextvars.copy_context().run, job, a) for a in items]]
+
+    def close() -> None:
+        ex.shutdown()
+        limiter.restore_original_limits()
+
+    return run, close
