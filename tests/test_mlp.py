@@ -291,8 +291,16 @@ def test_sgd_is_bit_identical_whatever_the_chunks_and_threads():
     e = np.repeat([0.5, 2.0, 40.0], 3)
     layers = mlp.init(rng, e.size, [64, 6, 6, 10])
     L_ref, final_ref = _sgd_one_batch(layers, X, Y, e, 4, 8, np.random.default_rng(9))
-    for kw in ({}, {"chunk": 1, "workers": 1}, {"chunk": 2, "workers": 2}, {"chunk": 4, "workers": 3}):
+    for kw in (
+        {},
+        {"chunk": 1, "workers": 1},
+        {"chunk": 2, "workers": 2},
+        {"chunk": 4, "workers": 3},
+        {"grad_norms": False},  # the loss by a forward pass only: the same records
+        {"chunk": 2, "workers": 2, "grad_norms": False},
+    ):
         tr = mlp.sgd(layers, X, Y, e, 4, 8, np.random.default_rng(9), **kw)
+        assert np.all(np.isnan(tr.grad_norm)) if kw.get("grad_norms") is False else np.all(tr.grad_norm[0] > 0)
         assert np.array_equal(tr.loss, L_ref, equal_nan=True), kw
         for (W, b), (W0, b0) in zip(tr.final, final_ref):
             assert np.array_equal(W, W0, equal_nan=True) and np.array_equal(b, b0, equal_nan=True)
