@@ -110,6 +110,50 @@ def test_schedule_and_its_constant():
     assert bl.schedule(100, c, 9.0, 0.5).max() == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("preset", sorted(bl.PRESETS))
+def test_schedule_offset_is_the_least_offset_of_the_preset(preset):
+    least = bl.PRESETS[preset]["k0"]
+    assert bl.schedule_offset(preset, 1.0) == least  # the preset's offset, not the chapter's default
+    assert bl.schedule_offset(preset, least + 7.5) == least + 7.5  # k0 may only raise it
+    assert bl.schedule_offset("quick", 500.0) == 500.0  # the quick chapter's default is unchanged
+
+
+def test_paper_offset_keeps_the_slowest_schedule_within_the_cap():
+    """With the paper offset, gamma = 1 matches the constant step's total (K0 = 126467 steps at N = 5,
+    measured) within the step cap; with the quick default k0 = 500 it would need more than 1e100 steps."""
+    cap = bl.step_cap("paper", bl.step_budget("paper", 1))
+    eta_bar, K0 = 1.0, 126467
+    for k0, fits in ((bl.schedule_offset("paper", 500.0), True), (500.0, False)):
+        c = bl.schedule_constant(eta_bar, k0, 1.0)
+        assert (bl.schedule_steps_for(K0 * eta_bar, c, k0, 1.0) <= cap) is fits
+
+
+def test_loss_and_gradients_recursion_equals_the_former_order():
+    """The default order is the former one, bit for bit (one unused product fewer); the recursion
+    F_{j-1} = W_j^T F_j gives the gradients of the former order
+    ((W_N ... W_{j+1})^T E) (W_{j-1} ... W_1)^T to rounding (the sum is associated differently)."""
+    rng = np.random.default_rng(3)
+    prob = linear.from_data(rng.standard_normal((4, 9)), rng.standard_normal((3, 9)))
+    for dims in ((4, 3), (4, 5, 3), (4, 5, 2, 6, 3)):
+        Ws = _net(rng, dims, B=3)
+        below = [None]
+        for W in Ws:
+            below.append(W if below[-1] is None else W @ below[-1])
+        E = below[-1] @ prob.Sxx - prob.Syx
+        ref, above = [None] * len(Ws), None
+        for j in range(len(Ws) - 1, -1, -1):
+            G = E if above is None else np.swapaxes(above, 1, 2) @ E
+            ref[j] = G if below[j] is None else G @ np.swapaxes(below[j], 1, 2)
+            above = Ws[j] if above is None else above @ Ws[j]
+        _, Gd = bl.loss_and_gradients(Ws, prob)
+        assert all(np.array_equal(a, b) for a, b in zip(Gd, ref))  # the default: bit for bit
+        _, Gs = bl.loss_and_gradients(Ws, prob, recursive=True)
+        for a, b in zip(Gs, ref):
+            assert np.allclose(a, b, rtol=1e-13, atol=1e-13 * np.max(np.abs(b)))
+        if len(Ws) == 2:  # no middle layer: the same products, bit for bit
+            assert all(np.array_equal(a, b) for a, b in zip(Gs, ref))
+
+
 def test_min_loss_rank_hand_case():
     # whitened, R = diag(3, 2, 1): best rank-1 leaves 1/2 (4 + 1)
     prob = linear.whitened(np.diag([3.0, 2.0, 1.0]))
@@ -217,3 +261,39 @@ def test_lambda_max_certified_bound_is_an_upper_bound():
     assert np.allclose(exact, np.linalg.eigvalsh(0.5 * (H + np.swapaxes(H, 1, 2)))[:, -1], rtol=1e-5)
     cert = bl.lambda_max_at(W0, prob, certify_below=np.array([1e9, 0.0]))
     assert cert[0] >= exact[0] * (1 - 1e-12) and cert[1] == pytest.approx(exact[1], rel=1e-9)
+
+
+def _small_jobs():
+    rng = np.random.default_rng(5)
+    dims = (6, 4, 4, 6)
+    prob, _, _ = bl.section5_problem(rng, dims, 2, 30)
+    W0 = bl.balanced_init(rng, dims, 2, 1)
+    etas = bl.schedule(
+        3000, bl.schedule_constant(0.05, 50.0, np.array([0.0, 0.5, 1.0])), 50.0, np.array([0.0, 0.5, 1.0])
+    )
+    W3 = [np.repeat(W, 3, axis=0) for W in W0]
+    kw = {"prob": prob, "n_steps": 400, "track_balance": True, "tol": 1e-6, "max_steps": 3000, "leave_early": True}
+    return W3, etas, kw
+
+
+def test_merge_runs_equals_the_batched_call_bit_for_bit():
+    W3, etas, kw = _small_jobs()
+    batched = bl.run_gd(W3, eta=etas, **kw)
+    parts = [bl.run_gd([W[i : i + 1] for W in W3], eta=etas[:, i : i + 1], **kw) for i in range(3)]
+    assert len({p.loss.shape[0] for p in parts}) > 1  # the runs stop at different steps
+    merged = bl.merge_runs(parts)
+    for name in ("loss", "balance", "drift_sum", "fate", "kind", "eta_sharpness", "steps", "needed", "wandering"):
+        a, b = getattr(merged, name), getattr(batched, name)
+        assert a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    assert all(np.array_equal(a, b) for a, b in zip(merged.Ws, batched.Ws))
+
+
+def test_run_gd_many_is_deterministic_and_equals_one_call_per_job():
+    W3, etas, kw = _small_jobs()
+    jobs = [dict(kw, Ws=[W[i : i + 1] for W in W3], eta=etas[:, i : i + 1]) for i in range(3)]
+    alone = [bl.run_gd(**job) for job in jobs]
+    for order in ([0, 1, 2], [2, 0, 1]):  # different submission orders, so different thread timings
+        many = bl.run_gd_many([jobs[i] for i in order], workers=2)
+        for run, i in zip(many, order):
+            assert np.array_equal(run.loss, alone[i].loss) and np.array_equal(run.steps, alone[i].steps)
+            assert all(np.array_equal(a, b) for a, b in zip(run.Ws, alone[i].Ws))

@@ -53,3 +53,10 @@ def test_the_callers_error_state_holds_in_the_workers():
 
 def test_default_workers_is_one_per_core_at_most_two():
     assert parallel.default_workers() in (1, 2)
+
+
+def test_process_map_gives_the_callers_results_in_order():
+    kwargs = [{"shape": (2, i + 1), "fill_value": float(i)} for i in range(3)]
+    got = parallel.process_map(np.full, kwargs, 2)  # in child processes
+    assert [g.tolist() for g in got] == [np.full(**kw).tolist() for kw in kwargs]
+    assert parallel.process_map(np.full, kwargs[:1], 2)[0].tolist() == [[0.0], [0.0]]  # one job: in the caller

@@ -45,3 +45,32 @@ def pool(workers: int) -> tuple[Runner, Callable[[], None]]:
         limiter.restore_original_limits()
 
     return run, close
+
+
+def _one_blas_thread() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def process_map(fn: Callable[..., Any], kwargs: list[dict], workers: int) -> list:
+    """``[fn(**kw) for kw in kwargs]``, ``workers`` calls at a time in separate processes (BLAS at
+    one thread each), results in the order of ``kwargs``.
+
+    For jobs made of many tiny numpy calls (small matrices, a Python loop per step), where threads
+    hold the GIL for most of their time and two of them run little faster than one. The processes
+    are started fresh (``spawn``: no copy of the caller's threads or state), so ``fn`` must be
+    importable and its arguments picklable; each call's arithmetic is that of a call in the caller.
+    """
+    if workers <= 1 or len(kwargs) <= 1:
+        return [fn(**kw) for kw in kwargs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_one_blas_thread) as ex:
+        return [f.result() for f in [ex.submit(_call, fn, kw) for kw in kwargs]]
+
+
+def _call(fn: Callable[..., Any], kw: dict) -> Any:
+    return fn(**kw)
