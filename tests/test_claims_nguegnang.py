@@ -52,12 +52,26 @@ def test_vs_nar_verdicts():
     # budget far too small: nothing decided yet
     und = np.full(etas.size, "undecided")
     assert cl.vs_nar([2], [suff], [nec], [etas], [und])[0] == UNDECIDED
-    # an undecided run above the necessary bound leaves it open; a periodic one does not
+    # an undecided run above the necessary bound cannot end converged there (no global minimum is
+    # stable above it): it does not leave the order open, and the reason names it; a periodic one neither
     f2 = fates.copy()
     f2[-1] = "undecided"
-    assert cl.vs_nar([2], [suff], [nec], [etas], [f2])[0] == UNDECIDED
+    status, reason = cl.vs_nar([2], [suff], [nec], [etas], [f2], texts=[[""] * 7 + ["still rising and falling"]])
+    assert status == REPRODUCED and "cannot end converged" in reason and "still rising and falling" in reason
     f2[-1] = "periodic"
     assert cl.vs_nar([2], [suff], [nec], [etas], [f2])[0] == REPRODUCED
+    # but a converged run above it still differs, and an open lower half stays open (and keeps the note)
+    f3 = f2.copy()
+    f3[-1] = "converged"
+    assert cl.vs_nar([2], [suff], [nec], [etas], [f3])[0] == DIFFERS
+    f4 = np.where(etas < 0.45, "undecided", "diverged")
+    f4[-1] = "undecided"
+    status, reason = cl.vs_nar([2], [suff], [nec], [etas], [f4])
+    assert (
+        status == UNDECIDED
+        and "no run at or above the sufficient bound" in reason
+        and "no run there can end converged" in reason
+    )
 
 
 def test_all_instances_share():

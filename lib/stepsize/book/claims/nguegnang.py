@@ -128,12 +128,18 @@ def vs_nar(
 
     Lower half: some run with ``eta >= (1 - grid_tol) eta_bar`` converged (the grid starts just
     below the bound); if none did and some are undecided, it is open. Upper half: a converged run
-    with ``eta > eta_nec`` contradicts it; an undecided run above ``eta_nec`` leaves it open (it might
-    still converge); otherwise it holds. ``texts[i][j]`` (optional) says why run ``j`` of depth ``i``
-    is undecided; the first one above ``eta_nec`` is quoted.
+    with ``eta > eta_nec`` contradicts it; otherwise it holds. An undecided run above ``eta_nec``
+    does not leave it open: *converged* means settled at a point where ``eta lambda_max < 2``, and
+    above ``eta_nec = 2 / min lambda_max`` over the global minima (Corollary 1 of Nar & Sastry, the
+    formula checked against the exact Hessian) no global minimum is such a point, so however long
+    it runs it cannot end converged there; the reason says so, with the run. (A converged run above
+    ``eta_nec`` would mean the formula or the fate rule is wrong: that is what the upper half
+    checks.) ``texts[i][j]`` (optional) says why run ``j`` of depth ``i`` is undecided; the first one
+    above ``eta_nec`` is quoted.
     """
     fails: list[str] = []
     open_: list[str] = []
+    notes: list[str] = []
     texts = texts if texts is not None else [[""] * len(f) for f in fates]
     for N, s, n, e, f, tx in zip(depths, suff, nec, etas, fates, texts):
         e, f = np.asarray(e, dtype=float), np.asarray(f)
@@ -149,10 +155,19 @@ def vs_nar(
         elif np.any(und & (e > n)):
             j = int(np.flatnonzero(und & (e > n))[0])
             why = f" (at {e[j]:.3g}: {tx[j]})" if tx[j] else ""
-            open_.append(
+            notes.append(
                 f"N = {N}: {int(np.sum(und & (e > n)))} run(s) above the necessary bound {n:.3g} are undecided{why}"
             )
-    return _combine(fails, open_, "The three steps are ordered at every depth.")
+    ok = "The three steps are ordered at every depth."
+    if notes:
+        ok += (
+            " Undecided runs above the necessary bound cannot end converged (there every global minimum has "
+            "η·λmax > 2, Corollary 1), so they cannot move the measured step above it: " + "; ".join(notes) + "."
+        )
+    status, reason = _combine(fails, open_, ok)
+    if status == UNDECIDED and notes:
+        reason += " Above the necessary bound (no run there can end converged): " + "; ".join(notes) + "."
+    return status, reason
 
 
 def all_instances(
