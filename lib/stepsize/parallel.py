@@ -1,12 +1,14 @@
-"""Independent jobs on both cores: the one thread pool of the library.
+"""Independent jobs on both cores: the one thread pool of the library, and a process map.
 
 The models that batch many small independent problems (the atlas's chunks of initial points, the
-digits and edge-of-stability networks, the deep linear runs) run them in threads: numpy's loops and
+digits and edge-of-stability networks, SGD) run them in threads (:func:`pool`): numpy's loops and
 BLAS release the GIL, and BLAS is held at one thread per worker while the pool is open, because
 the matrices of one job are small and threads inside BLAS would only compete with the workers.
 Each job runs in a copy of the caller's context, so an ``np.errstate`` around the call holds in the
 workers too. Results come back in the order of the items: a job that writes only its own rows
 gives the same numbers whichever thread ran it, and when (the callers test this bit for bit).
+The deep linear runs, each a Python loop of tiny products that holds the GIL most of the time, go
+to separate processes instead (:func:`process_map`).
 """
 
 from __future__ import annotations

@@ -183,13 +183,6 @@ def gd(layers: Layers, X: np.ndarray, Y: np.ndarray, eta: float | np.ndarray, n_
     return Training(loss=L, grad_norm=G, final=layers)
 
 
-def _parallel(workers: int):
-    """``(run, close)`` of :func:`stepsize.parallel.pool` (the library's one thread pool)."""
-    from ..parallel import pool
-
-    return pool(workers)
-
-
 def sgd(
     layers: Layers,
     X: np.ndarray,
@@ -221,14 +214,14 @@ def sgd(
     eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,))
     L = np.empty((n_epochs + 1, B))
     G = np.empty((n_epochs + 1, B))
-    if workers is None:
-        import os
+    from ..parallel import default_workers, pool
 
-        workers = max(1, min(2, os.cpu_count() or 1))
+    if workers is None:
+        workers = default_workers()
     widest = max(W.shape[1] for W, _ in layers)
     c = chunk or max(1, (1 << 18) // max(1, N * widest))
     parts = {a: [(W[a : a + c], b[a : a + c]) for W, b in layers] for a in range(0, B, c)}
-    run, close = _parallel(workers)
+    run, close = pool(workers)
 
     def epoch(a, ep, perm):
         ls, sl = parts[a], slice(a, min(a + c, B))
