@@ -5,7 +5,7 @@ from pathlib import Path
 
 import stepsize.blas  # first: it pins OpenBLAS's kernel before numpy loads (stepsize.blas)
 
-stepsize.blas.pin()
+stepsize.blas.pin()  # a no-op after the import above, and it keeps the import sorter from moving it below numpy
 
 import numpy as np
 import pytest
