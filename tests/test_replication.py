@@ -84,3 +84,14 @@ def test_nbval_ignores_figure_bytes_but_not_numbers():
     assert a != b and clean(a) == clean(b)
     for text in ("0.3329", "reproduced", "'undecided'", "a 95% CI 0.33–0.46"):
         assert clean(text) == text
+
+
+def test_rounded_down_keeps_a_value_below_its_bound_and_drops_the_last_bits():
+    assert replication.rounded_down(1.9995, 3) == replication.rounded_down(1.9999999999, 3) == 1.99  # never 2.00
+    assert replication.rounded_down(1.978, 3) == replication.rounded_down(1.9765, 3) == 1.97  # AVX-512 vs AVX2 exp
+    assert replication.rounded_down(0.29, 2) == 0.29  # exact values stay (0.29 is 0.28999... in binary)
+    assert replication.rounded_down(-1.234, 2) == -1.3  # down, not towards zero
+    assert replication.rounded_up(0.3301, 3) == 0.331
+    assert replication.rounded_down(float("nan")) is None
+    assert replication.rounded_down(float("inf")) == float("inf")
+    assert replication.rounded_down(0.0) == 0.0

@@ -45,19 +45,35 @@ def rounded(value: Any, sig: int = 4) -> Any:
     return value
 
 
+def rounded_down(value: Any, sig: int = 3) -> Any:
+    """``value`` rounded *down* to ``sig`` significant digits (1.9995 becomes 1.99 at ``sig=3``).
+
+    For a value that a claim puts below a bound: the rounded value stays below it, and two values that
+    differ only in the digits cut off (the last bits of a CPU's ``exp``, say) give the same text.
+    NaN becomes ``None``; zero and infinities are kept.
+    """
+    return _directed(value, sig, up=False)
+
+
+def rounded_up(value: Any, sig: int = 3) -> Any:
+    """``value`` rounded *up* to ``sig`` significant digits (0.3301 becomes 0.331 at ``sig=3``)."""
+    return _directed(value, sig, up=True)
+
+
+def _directed(value: Any, sig: int, up: bool) -> Any:
+    x = rounded(value, 12)  # 12 digits first: 0.29 stored as 0.28999999999999998 stays 0.29
+    if not isinstance(x, float) or x == 0.0 or not math.isfinite(x):
+        return x
+    scale = 10.0 ** (math.floor(math.log10(abs(x))) - sig + 1)
+    q = round(x / scale, max(12 - sig, 0))  # x has 12 digits; 0.29 / 0.01 = 28.999999999999996 is 29
+    return float(f"{(math.ceil(q) if up else math.floor(q)) * scale:.{sig}g}")
+
+
 def rounded_outward(lo: Any, hi: Any, sig: int = 2) -> tuple[Any, Any]:
     """An interval rounded to ``sig`` significant digits *outwards* (``lo`` down, ``hi`` up), so the
     rounded interval still contains the exact one and a bound just below 1 is never shown as 1
     (0.9996 becomes 0.99, not 1.0). NaN becomes ``None``."""
-
-    def one(v: Any, up: bool) -> Any:
-        x = rounded(v, 12)
-        if not isinstance(x, float) or x == 0.0 or not math.isfinite(x):
-            return x
-        scale = 10.0 ** (math.floor(math.log10(abs(x))) - sig + 1)
-        return float(f"{(math.ceil(x / scale) if up else math.floor(x / scale)) * scale:.{sig}g}")
-
-    return one(lo, False), one(hi, True)
+    return rounded_down(lo, sig), rounded_up(hi, sig)
 
 
 def glue(name: str, value: Any, sig: int = 4) -> None:
