@@ -29,16 +29,24 @@ def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
+def cpu() -> str:
+    """The CPU's model name, and whether it has AVX-512 (numpy's ``exp`` is about 4 times faster with it)."""
+    name, flags = platform.processor() or "unknown CPU", ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            if line.startswith("model name") and name == (platform.processor() or "unknown CPU"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = line
     except OSError:
         pass
+    if not flags:
+        return name
+    return f"{name}, {'AVX-512' if ' avx512f' in flags else 'AVX2' if ' avx2' in flags else 'no AVX2'}"
+
+
+def machine() -> str:
     return (
-        f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}; numpy {np.__version__}; "
+        f"{cpu()}; {os.cpu_count()} cores; Python {platform.python_version()}; numpy {np.__version__}; "
         f"{platform.system()} {platform.release()}; load average at the start {load()}"
     )
