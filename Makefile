@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml requirements.lock
 # MathJax 3 for offline math, copied from the pinned django-static-mathjax wheel.
 $(VENDOR): $(STAMP)
 	$(PY) -m stepsize.book.vendor
+	@touch $@  # the copy keeps the wheel's old time stamp: without this, every make would copy again
 
 # Execute the chapters (jupyter-cache keyed on each notebook's code) and build the HTML.
 # REPO_URL=https://github.com/ORG/REPO adds Binder launch buttons (none without it).
