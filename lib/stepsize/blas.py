@@ -5,7 +5,11 @@ took the AVX-512 kernel ``SkylakeX``, on another (the same numpy wheel) ``Haswel
 the products of a matrix multiplication in different orders, so results differ in the last bits,
 and in chapters whose runs sit near a boundary (a share of runs that converge at a step size close
 to the critical one, a largest value over runs) the glued numbers that nbval compares moved: 8 of
-282 cells, measured on 2026-12-02. Pinning one kernel makes the stored outputs those of every x86-64
+282 cells, measured on 2026-12-02; on 2026-12-03, with ``OPENBLAS_CORETYPE=SkylakeX`` against the
+stored outputs, 6 cells of 5 chapters (one-law: the largest half eta * lambda_max, twice; craciun
+linear: a share of converged runs; nar corollary1: a share in the per-delta table; nar theorem3: the
+trajectory's least distance to the saddle; nguegnang balancedness: a count of runs), and none with
+``Zen`` (OpenBLAS runs its Haswell kernel there). Pinning one kernel makes the stored outputs those of every x86-64
 computer with AVX2 and FMA (every server CPU since 2013), whatever its own best kernel.
 
 ``Haswell`` (AVX2 + FMA) is the pinned kernel: the widest that all such computers run. A value set
