@@ -45,20 +45,23 @@ book: env
 	@test -f _build/html/index.html
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
+# nbval over every chapter: each stored output must equal a fresh execution.
+NBVAL = $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg book
+
 # The lint (`make lint`, below) first; then unit tests, registry/CLI checks, papermill re-runs with
 # other parameters, sweeps (local and Dask), the scorecard, the book build with warnings as errors;
 # then nbval: every stored output must equal a fresh execution.
 test: env browser
 	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -q -p no:cacheprovider
-	$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg book
+	$(NBVAL)
 
 # nbval as on a CPU without AVX-512 (numpy's vectorised exp differs there in the last bit; see
 # lib/stepsize/blas.py): the stored outputs must not depend on it. On such a CPU it is plain nbval.
 AVX512_OFF := X86_V4 AVX512_ICL AVX512_SPR
 test-avx2: env
 	NPY_DISABLE_CPU_FEATURES="$(if $(shell grep -m1 -o avx512f /proc/cpuinfo 2>/dev/null),$(AVX512_OFF))" \
-	  $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg book
+	  $(NBVAL)
 
 # Headless Chromium and chromedriver (Selenium drives it) for the offline-reading test: installed
 # from Debian's packages where we are root; otherwise that test is skipped with a message.

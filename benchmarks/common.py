@@ -31,18 +31,16 @@ def load() -> str:
 
 def cpu() -> str:
     """The CPU's model name, and whether it has AVX-512 (numpy's ``exp`` is about 4 times faster with it)."""
-    name, flags = platform.processor() or "unknown CPU", ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name == (platform.processor() or "unknown CPU"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = line
+        info = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    if not flags:
+        info = []
+    names = [line.split(":", 1)[1].strip() for line in info if line.startswith("model name")]
+    flags = next((set(line.split(":", 1)[1].split()) for line in info if line.startswith("flags")), None)
+    name = names[0] if names else platform.processor() or "unknown CPU"
+    if flags is None:
         return name
-    return f"{name}, {'AVX-512' if ' avx512f' in flags else 'AVX2' if ' avx2' in flags else 'no AVX2'}"
+    return f"{name}, {'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'}"
 
 
 def machine() -> str:

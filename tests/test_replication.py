@@ -95,3 +95,14 @@ def test_rounded_down_keeps_a_value_below_its_bound_and_drops_the_last_bits():
     assert replication.rounded_down(float("nan")) is None
     assert replication.rounded_down(float("inf")) == float("inf")
     assert replication.rounded_down(0.0) == 0.0
+
+
+def test_glue_down_rounds_down(monkeypatch):
+    import myst_nb
+
+    got = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: got.update({name: value}))
+    replication.glue("a", 1.9789, sig=3, down=True)
+    replication.glue("b", 1.9789, sig=3)
+    replication.glue("c", None, sig=3, down=True)
+    assert got == {"a": 1.97, "b": 1.98, "c": None}

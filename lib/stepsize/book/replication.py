@@ -76,15 +76,16 @@ def rounded_outward(lo: Any, hi: Any, sig: int = 2) -> tuple[Any, Any]:
     return rounded_down(lo, sig), rounded_up(hi, sig)
 
 
-def glue(name: str, value: Any, sig: int = 4) -> None:
-    """Glue ``value`` (rounded, see :func:`rounded`) under ``name`` without displaying it.
+def glue(name: str, value: Any, sig: int = 4, down: bool = False) -> None:
+    """Glue ``value`` (rounded, see :func:`rounded`; with ``down``, rounded down, see
+    :func:`rounded_down`) under ``name`` without displaying it.
 
     Returns None on purpose: nbval runs cells without storing history, and then IPython ignores a
     trailing ``;``, so a returned value would appear as an output that nbval compares.
     """
     from myst_nb import glue as _glue
 
-    _glue(name, rounded(value, sig), display=False)
+    _glue(name, rounded_down(value, sig) if down else rounded(value, sig), display=False)
 
 
 def _show(v: Any) -> str:
