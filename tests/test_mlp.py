@@ -305,3 +305,86 @@ def test_sgd_is_bit_identical_whatever_the_chunks_and_threads():
         for (W, b), (W0, b0) in zip(tr.final, final_ref):
             assert np.array_equal(W, W0, equal_nan=True) and np.array_equal(b, b0, equal_nan=True)
     assert not np.all(np.isfinite(L_ref[-1]))  # the eta = 40 runs blew up: NaN/inf handled per run
+
+
+def test_loss_into_is_loss_bit_for_bit_in_sub_chunks():
+    rng = np.random.default_rng(4)
+    X, Y, _ = mlp.load("", n=40, rng=rng)
+    layers = mlp.init(rng, 7, [64, 9, 5, 10], scale=3.0)
+    layers[-1][0][6] *= 1e300  # one network overflows: inf/NaN stays in its own entry
+    buf = mlp.LossBuffers(3, X.shape[0], 10, 10)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref = mlp.loss(layers, X, Y)
+        got = np.concatenate(
+            [mlp.loss_into([(W[i : i + 3], b[i : i + 3]) for W, b in layers], X, Y, buf) for i in range(0, 7, 3)]
+        )
+    assert np.array_equal(got, ref, equal_nan=True)
+    assert np.isfinite(ref[:6]).all() and not np.isfinite(ref[6])
+
+
+def test_sgd_records_in_sub_chunks_are_the_reference_ones():
+    # N * width large enough that each chunk of 8 is recorded in sub-chunks (of 6 and 2 networks)
+    rng = np.random.default_rng(6)
+    X, Y, _ = mlp.load("", n=300, rng=rng)
+    e = np.repeat([0.3, 1.5], 4)
+    layers = mlp.init(rng, e.size, [64, 32, 10])
+    L_ref, _ = _sgd_one_batch(layers, X, Y, e, 2, 50, np.random.default_rng(3))
+    tr = mlp.sgd(layers, X, Y, e, 2, 50, np.random.default_rng(3), chunk=8, workers=2, grad_norms=False)
+    assert np.array_equal(tr.loss, L_ref, equal_nan=True)
+
+
+def test_gelu_with_z_squared_kept_is_bit_for_bit_the_plain_one():
+    z = np.random.default_rng(1).standard_normal((3, 50, 7)) * 4
+    s0 = mlp_gd.gelu_s(z)
+    g0 = mlp_gd.gelu_prime_s(z, s0)
+    zz = np.empty_like(z)
+    s1 = mlp_gd.gelu_s(z, np.empty_like(z), zz)
+    assert np.array_equal(zz, z * z) and np.array_equal(s1, s0)
+    assert np.array_equal(mlp_gd.gelu_prime_s(z, s1, np.empty_like(z), zz, squared=True), g0)
+
+
+def test_joint_in_processes_is_bit_for_bit_the_threaded_one():
+    from stepsize.book.claims import digits
+
+    kw = {"n_steps": 40, "max_steps": 160, "window": 20}
+    etas = (0.5, 2.0, 50.0)
+    a = _digits_setup(sizes=(64, 8, 10), etas=etas, runs=3, seed=1)
+    b = _digits_setup(sizes=(64, 8, 8, 10), etas=etas, runs=3, seed=2)
+    X, Y = a[0], a[1]
+    problems = [mlp_gd.Problem(t, sz, e) for _, _, e, t, sz in (a, b)]
+    ref_rule, rule = digits.verdict_rule(np.array(etas), 3, False), digits.verdict_rule(np.array(etas), 3, False)
+    ref = mlp_gd.gd_fates_joint(problems, X, Y, rule=ref_rule, workers=1, **kw)
+    got = mlp_gd.gd_fates_joint(problems, X, Y, rule=rule, workers=2, processes=True, **kw)
+    assert all(_same(g, r) for g, r in zip(got, ref))
+    assert rule.calls == ref_rule.calls > 1 and rule.fixed_at == ref_rule.fixed_at
+
+    def stop_some(kinds):  # at the second check, stop runs 0, 1 and 4 of the second batch (both processes)
+        stop_some.calls += 1
+        stop = [np.zeros(k.size, bool) for k in kinds]
+        if stop_some.calls == 2:
+            stop[1][[0, 1, 4]] = True
+        return stop
+
+    stop_some.calls = 0
+    ref = mlp_gd.gd_fates_joint(problems, X, Y, rule=stop_some, workers=1, **kw)
+    stop_some.calls = 0
+    got = mlp_gd.gd_fates_joint(problems, X, Y, rule=stop_some, workers=2, processes=True, **kw)
+    assert ref[1].stopped_early.sum() >= 2 and all(_same(g, r) for g, r in zip(got, ref))
+
+
+def test_a_networks_loss_and_norms_do_not_depend_on_its_chunk_partners():
+    # einsum("bnk,bnk->b") summed one network's 10000 squares differently in a chunk of 1 and of 2
+    rng = np.random.default_rng(8)
+    X, Y, _ = mlp.load("", n=1000, rng=rng)
+    sizes = [64, 16, 10]
+    th = mlp_gd.flatten(mlp.init(rng, 3, sizes, scale=4.0))
+    ws = mlp_gd.Workspace(mlp_gd.Layout.of(sizes), 2, X.shape[0])
+    got = []
+    for pick in ([0], [0, 1], [0, 2]):
+        g = np.empty((len(pick), th.shape[1]))
+        lo = mlp_gd.value_and_grad(th[pick].copy(), X, Y, ws, g)
+        got.append((lo[0], g[0].copy()))
+    assert all(lo == got[0][0] and np.array_equal(g, got[0][1]) for lo, g in got)
+    A = rng.standard_normal((3, 10000))
+    alone = mlp_gd.row_sumsq(A[:1].copy(), np.empty((1, 10000)))[0]
+    assert mlp_gd.row_sumsq(A, np.empty_like(A))[0] == alone
