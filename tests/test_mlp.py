@@ -388,3 +388,27 @@ def test_a_networks_loss_and_norms_do_not_depend_on_its_chunk_partners():
     A = rng.standard_normal((3, 10000))
     alone = mlp_gd.row_sumsq(A[:1].copy(), np.empty((1, 10000)))[0]
     assert mlp_gd.row_sumsq(A, np.empty_like(A))[0] == alone
+
+
+def test_joint_in_processes_raises_the_rules_error_and_ends_its_workers():
+    a = _digits_setup(sizes=(64, 8, 10), etas=(0.5, 2.0), runs=2, seed=1)
+    X, Y = a[0], a[1]
+
+    def rule(kinds):
+        raise ValueError("rule failed")
+
+    with pytest.raises(ValueError, match="rule failed"):
+        mlp_gd.gd_fates_joint(
+            [mlp_gd.Problem(a[3], a[4], a[2])],
+            X,
+            Y,
+            n_steps=30,
+            max_steps=60,
+            window=10,
+            rule=rule,
+            workers=2,
+            processes=True,
+        )
+    import multiprocessing
+
+    assert not multiprocessing.active_children()

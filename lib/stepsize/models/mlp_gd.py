@@ -14,12 +14,13 @@ with three changes for speed, none of which changes the arithmetic's precision (
 * networks are processed in chunks of a few, by up to two worker threads with BLAS at one thread
   each (:func:`default_workers`), with work buffers reused across steps (no allocator churn), and
   every update is fused in place; the sharpness checks of runs that settle at the same step share
-  the threads too;
+  the threads too; large joint batches (:func:`gd_fates_joint`) go to two processes instead, which
+  do not share Python's global lock;
 * runs that are decided (diverged, or converged *and* linearly stable) leave the batch.
 
-Every network is computed on its own (no reduction mixes two networks), so the result of each run
-is bit-for-bit the same whatever the chunk size or the order in which chunks are processed
-(tested).
+Every network is computed on its own (no reduction mixes two networks, and each network's sums are
+taken row by row, :func:`row_sumsq`), so the result of each run is bit-for-bit the same whatever the
+chunk size, its chunk partners, the order in which chunks are processed, or the process (tested).
 """
 
 from __future__ import annotations
@@ -665,7 +666,9 @@ def _joint_in_processes(problems: list[Problem], X, Y, args: tuple, rule, nw: in
             stops = rule([k.copy() for k in kinds]) if rule is not None else None
         for cn in conns:
             cn.send("stop")
-    finally:
+    finally:  # closing the pipes ends a worker still waiting for an answer (after an error here)
+        for cn in conns:
+            cn.close()
         for pr in procs:
             pr.join(timeout=10)
             if pr.is_alive():
