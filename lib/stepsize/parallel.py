@@ -9,6 +9,8 @@ workers too. Results come back in the order of the items: a job that writes only
 gives the same numbers whichever thread ran it, and when (the callers test this bit for bit).
 The deep linear runs, each a Python loop of tiny products that holds the GIL most of the time, go
 to separate processes instead (:func:`process_map`).
+The digits chapter's large joint GD (:func:`stepsize.models.mlp_gd.gd_fates_joint`) goes to
+processes too, which talk to the caller at every check, as threads lost a fifth of the cores to the GIL.
 """
 
 from __future__ import annotations

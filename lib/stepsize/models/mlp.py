@@ -51,16 +51,19 @@ def gelu_prime(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _C * (1.0 + 3.0 * _A * z * z)
 
 
-def _gelu_with_tanh(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`gelu` and its ``t = tanh(c z (1 + a z^2))``, computed in place on two buffers.
+def _gelu_with_tanh(
+    z: np.ndarray, t: np.ndarray | None = None, h: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gelu` and its ``t = tanh(c z (1 + a z^2))``, computed in place on two buffers (new
+    ones, or ``t`` and ``h`` when given).
 
     The same operations in the same order as :func:`gelu` (bit-for-bit equal), with fewer
     temporaries; ``t`` is kept so that the backward pass needs no second ``tanh``.
     """
-    t = np.multiply(z, _A)
+    t = np.multiply(z, _A, out=t)
     t *= z
     t += 1.0
-    h = np.multiply(z, _C)
+    h = np.multiply(z, _C, out=h)
     t *= h
     np.tanh(t, out=t)
     np.multiply(z, 0.5, out=h)
@@ -97,9 +100,12 @@ def init(rng: np.random.Generator, B: int, sizes: list[int] | tuple[int, ...], s
     ]
 
 
-def _affine(h: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``z = h W^T + b`` for ``h`` of shape ``(N, d)`` (shared) or ``(B, N, d)``; returns ``(B, N, d')``."""
-    return np.matmul(h, np.swapaxes(W, 1, 2)) + b[:, None, :]
+def _affine(h: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``z = h W^T + b`` for ``h`` of shape ``(N, d)`` (shared) or ``(B, N, d)``; returns ``(B, N, d')``
+    (in ``out`` when given)."""
+    z = np.matmul(h, np.swapaxes(W, 1, 2), out=out)
+    z += b[:, None, :]
+    return z
 
 
 def forward(layers: Layers, X: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -145,20 +151,10 @@ def loss_into(layers: Layers, X: np.ndarray, Y: np.ndarray, buf: LossBuffers) ->
     h = X
     for l, (W, b) in enumerate(layers[:-1]):
         d = W.shape[1]
-        z = np.matmul(h, np.swapaxes(W, 1, 2), out=buf.take(0, c, d))
-        z += b[:, None, :]  # _affine
-        t = np.multiply(z, _A, out=buf.take(1, c, d))  # _gelu_with_tanh, step by step
-        t *= z
-        t += 1.0
-        h = np.multiply(z, _C, out=buf.take(2 + l % 2, c, d))
-        t *= h
-        np.tanh(t, out=t)
-        np.multiply(z, 0.5, out=h)
-        t += 1.0
-        h *= t
+        z = _affine(h, W, b, out=buf.take(0, c, d))
+        h, _ = _gelu_with_tanh(z, buf.take(1, c, d), buf.take(2 + l % 2, c, d))
     W, b = layers[-1]
-    out = np.matmul(h, np.swapaxes(W, 1, 2), out=buf.out(c, W.shape[1]))
-    out += b[:, None, :]
+    out = _affine(h, W, b, out=buf.out(c, W.shape[1]))
     out -= Y
     np.square(out, out=out)
     return np.mean(out, axis=(1, 2))

@@ -25,6 +25,7 @@ chunk size, its chunk partners, the order in which chunks are processed, or the 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -658,9 +659,11 @@ def _joint_in_processes(problems: list[Problem], X, Y, args: tuple, rule, nw: in
                 if msg[0] == "error":
                     raise RuntimeError(f"gd_fates_joint: worker process {w} failed:\n{msg[1]}")
                 for i, (state, val) in enumerate(msg[1]):
-                    if state == "done" and not done[w][i]:
+                    if state == "done":
                         done[w][i], finals[w][i] = True, val
-                    kinds[i][parts[w][i]] = val.kind if state == "done" else val
+                        kinds[i][parts[w][i]] = val.kind
+                    elif val is not None:  # None: finished before, its final kinds are in place
+                        kinds[i][parts[w][i]] = val
             if all(all(d) for d in done):
                 break
             stops = rule([k.copy() for k in kinds]) if rule is not None else None
@@ -674,47 +677,48 @@ def _joint_in_processes(problems: list[Problem], X, Y, args: tuple, rule, nw: in
             if pr.is_alive():
                 pr.terminate()
     out = []
-    for i, b in enumerate(sizes_b):
-        f0 = finals[0][i]
+    for i, b in enumerate(sizes_b):  # every field back in the order of the runs (loss: runs on axis 1)
         fields = {}
-        for name in ("kind", "eta_sharpness", "steps", "settled", "final_loss", "final_grad_norm", "stopped_early"):
-            a = np.empty(b, dtype=getattr(f0, name).dtype)
-            for w in range(nw):
-                a[parts[w][i]] = getattr(finals[w][i], name)
-            fields[name] = a
-        loss = np.empty((f0.loss.shape[0], b))
-        theta = np.empty((b, f0.theta.shape[1]))
-        for w in range(nw):
-            loss[:, parts[w][i]] = finals[w][i].loss
-            theta[parts[w][i]] = finals[w][i].theta
-        out.append(GDFates(loss=loss, theta=theta, **fields))
+        for f in dataclasses.fields(GDFates):
+            pieces = [getattr(finals[w][i], f.name) for w in range(nw)]
+            axis = 1 if f.name == "loss" else 0
+            shape = list(pieces[0].shape)
+            shape[axis] = b
+            a = np.empty(shape, dtype=pieces[0].dtype)
+            for w, piece in enumerate(pieces):
+                np.moveaxis(a, axis, 0)[parts[w][i]] = np.moveaxis(piece, axis, 0)
+            fields[f.name] = a
+        out.append(GDFates(**fields))
     return out
 
 
 def _joint_worker(conn, problems: list[Problem], X, Y, args: tuple) -> None:
     """One process of :func:`_joint_in_processes`: its share of the runs, in one thread; per check
-    it reports ``[("kind", kind) | ("done", GDFates)]`` and receives the stop masks (or None)."""
+    it reports ``[("kind", kind) | ("done", GDFates)]`` (a finished batch's result once, then
+    ``("kind", None)``) and receives the stop masks (or None)."""
     import traceback
 
     try:
-        from threadpoolctl import threadpool_limits
+        from ..parallel import _one_blas_thread
 
-        threadpool_limits(limits=1, user_api="blas")
+        _one_blas_thread()
         runs = [_gd_run(p, X, Y, *args, 1) for p in problems]
-        state: list = [None] * len(runs)
+        finished = [False] * len(runs)
         first = True
         while True:
             req = conn.recv()
             if req == "stop":
                 return
+            state: list = []
             for i, r in enumerate(runs):
-                if state[i] is not None and state[i][0] == "done":
+                if finished[i]:  # its result was sent once already
+                    state.append(("kind", None))
                     continue
                 try:
-                    k = r.send(None if first or req is None else req[i])
-                    state[i] = ("kind", k.copy())
+                    state.append(("kind", r.send(None if first or req is None else req[i]).copy()))
                 except StopIteration as fin:
-                    state[i] = ("done", fin.value)
+                    finished[i] = True
+                    state.append(("done", fin.value))
             first = False
             conn.send(("ok", state))
     except Exception:  # noqa: BLE001 -- any failure goes to the parent, which raises it with this traceback
