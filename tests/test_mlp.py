@@ -132,6 +132,23 @@ def test_exact_hvp_matches_dense_finite_difference_hessian(sizes):
     assert mlp_gd.sharpness(theta, sizes, X, Y) == pytest.approx(np.linalg.eigvalsh(H)[-1], rel=1e-7)
 
 
+@pytest.mark.parametrize("sizes", [(5, 4, 3), (5, 4, 4, 3), (3, 3, 3, 3, 2)])
+def test_hvp_operator_applied_many_times_equals_fresh_products(sizes):
+    # hvp_at computes the theta-only part once; products after many others (of a Lanczos run) must
+    # equal a fresh one bit for bit: nothing cached may be overwritten by a product
+    X, Y, layers = _tiny(sizes=sizes)
+    T = mlp_gd.flatten(layers)
+    op = mlp_gd.hvp_at(T, sizes, X, Y)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        V = rng.standard_normal(T.shape)
+        assert np.array_equal(op(V), mlp_gd.hvp_at(T, sizes, X, Y)(V))
+    op1, v = mlp_gd.hvp_at(T[0], sizes, X, Y), rng.standard_normal(T.shape[1])
+    first = op1(v)
+    op1(rng.standard_normal(T.shape[1]))
+    assert first.shape == v.shape and np.array_equal(op1(v), first)
+
+
 def _digits_setup(n=60, sizes=(64, 8, 8, 10), etas=(0.5, 1.0, 2.0, 50.0), runs=3, seed=0):
     rng = np.random.default_rng(seed)
     X, Y, _ = mlp.load("", n=n, rng=rng)

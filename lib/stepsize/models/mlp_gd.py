@@ -26,6 +26,7 @@ chunk size, its chunk partners, the order in which chunks are processed, or the 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -238,59 +239,88 @@ def grad_flat(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray) -> np.ndar
     return g
 
 
-def hvp(theta: np.ndarray, v: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Exact Hessian-vector products ``H(theta_i) v_i`` of the MSE, by the R-operator
-    (forward-over-backward differentiation of the backpropagation of :func:`value_and_grad`).
+def hvp_at(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The operator ``v -> H(theta_i) v_i`` of exact Hessian-vector products of the MSE, by the
+    R-operator (forward-over-backward differentiation of the backpropagation of :func:`value_and_grad`).
 
-    ``theta`` and ``v`` are ``(c, P)`` (or ``(P,)``). With ``R{.}`` the directional derivative along
-    ``v``: ``R z_l = R h_{l-1} W_l^T + h_{l-1} V_l^T + Vb_l``, ``R h_l = gelu'(z_l) R z_l``,
-    ``R delta_L = 2 R f / (N K)``, ``R delta_{l-1} = (R delta_l W_l + delta_l V_l) gelu'(z_{l-1})
-    + (delta_l W_l) gelu''(z_{l-1}) R z_{l-1}``, ``R dW_l = R delta_l^T h_{l-1} + delta_l^T R h_{l-1}``,
-    ``R db_l = sum_i R delta_l``.
+    ``theta`` is ``(c, P)`` (or ``(P,)``), the operator takes ``v`` of the same shape. With ``R{.}``
+    the directional derivative along ``v``: ``R z_l = R h_{l-1} W_l^T + h_{l-1} V_l^T + Vb_l``,
+    ``R h_l = gelu'(z_l) R z_l``, ``R delta_L = 2 R f / (N K)``,
+    ``R delta_{l-1} = (R delta_l W_l + delta_l V_l) gelu'(z_{l-1}) + (delta_l W_l) gelu''(z_{l-1}) R z_{l-1}``,
+    ``R dW_l = R delta_l^T h_{l-1} + delta_l^T R h_{l-1}``, ``R db_l = sum_i R delta_l``.
+
+    What depends on ``theta`` alone (the forward pass with its ``exp``, ``gelu'``, ``gelu''``, the
+    ``delta_l`` and ``(delta_l W_l) gelu''(z_{l-1})``) is computed once, here; each product then does
+    only the work that depends on ``v`` (a Lanczos run asks for dozens at one ``theta``). The
+    arithmetic of each product is unchanged (the same operations in the same order: :func:`hvp` is
+    this operator applied once, and tests hold both to finite differences).
     """
     single = np.ndim(theta) == 1
-    theta, v = np.atleast_2d(theta), np.atleast_2d(v)
+    theta = np.atleast_2d(theta)
     lay = Layout.of(sizes)
-    Wb, Vb = lay.views(theta), lay.views(v)
+    Wb = lay.views(theta)
     nL = len(Wb)
-    h, Rh = X, None
-    zs, ss, hs, Rzs, Rhs, gps = [], [], [], [], [], []  # gelu'(z_l) is kept for the backward pass
+    h = X
+    hs, gps, g2s = [], [], []  # h_l, gelu'(z_l), gelu''(z_l) per hidden layer
     for l in range(nL - 1):
-        (W, b), (V, vb) = Wb[l], Vb[l]
+        W, b = Wb[l]
         z = np.matmul(h, np.swapaxes(W, 1, 2)) + b[:, None, :]
-        Rz = np.matmul(h, np.swapaxes(V, 1, 2)) + vb[:, None, :]
-        if Rh is not None:
-            Rz += np.matmul(Rh, np.swapaxes(W, 1, 2))
         s = gelu_s(z)
         h = z * s
-        gp = gelu_prime_s(z, s)
-        Rh = gp * Rz
-        zs.append(z), ss.append(s), hs.append(h), Rzs.append(Rz), Rhs.append(Rh), gps.append(gp)
-    (W, b), (V, vb) = Wb[-1], Vb[-1]
+        hs.append(h), gps.append(gelu_prime_s(z, s)), g2s.append(gelu_second_s(z, s))
+    W, b = Wb[-1]
     f = np.matmul(h, np.swapaxes(W, 1, 2)) + b[:, None, :]
-    Rf = np.matmul(h, np.swapaxes(V, 1, 2)) + vb[:, None, :]
-    if Rh is not None:
-        Rf += np.matmul(Rh, np.swapaxes(W, 1, 2))
     N, K = f.shape[1], f.shape[2]
     delta = (f - Y) * (2.0 / (N * K))
-    Rdelta = Rf * (2.0 / (N * K))
-    out = np.empty_like(theta)
-    Ob = lay.views(out)
+    deltas, dWg2 = [None] * nL, [None] * nL  # delta_l, and (delta_l W_l) gelu''(z_{l-1}) for l > 0
     for l in range(nL - 1, -1, -1):
-        oW, ob = Ob[l]
-        h_prev = hs[l - 1] if l > 0 else X
-        RgW = np.matmul(np.swapaxes(Rdelta, 1, 2), h_prev)
+        deltas[l] = delta
         if l > 0:
-            RgW += np.matmul(np.swapaxes(delta, 1, 2), Rhs[l - 1])
-        oW[...] = RgW
-        ob[...] = Rdelta.sum(axis=1)
-        if l > 0:
-            W, V = Wb[l][0], Vb[l][0]
-            z, s, gp = zs[l - 1], ss[l - 1], gps[l - 1]
-            dW = np.matmul(delta, W)
-            Rdelta = (np.matmul(Rdelta, W) + np.matmul(delta, V)) * gp + dW * gelu_second_s(z, s) * Rzs[l - 1]
-            delta = dW * gp
-    return out[0] if single else out
+            dW = np.matmul(delta, Wb[l][0])
+            dWg2[l] = dW * g2s[l - 1]
+            delta = dW * gps[l - 1]
+    del g2s
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        v2 = np.atleast_2d(v)
+        Vb = lay.views(v2)
+        h, Rh = X, None
+        Rzs, Rhs = [], []
+        for l in range(nL - 1):
+            W, (V, vb) = Wb[l][0], Vb[l]
+            Rz = np.matmul(h, np.swapaxes(V, 1, 2)) + vb[:, None, :]
+            if Rh is not None:
+                Rz += np.matmul(Rh, np.swapaxes(W, 1, 2))
+            Rh = gps[l] * Rz
+            h = hs[l]
+            Rzs.append(Rz), Rhs.append(Rh)
+        W, (V, vb) = Wb[-1][0], Vb[-1]
+        Rf = np.matmul(h, np.swapaxes(V, 1, 2)) + vb[:, None, :]
+        if Rh is not None:
+            Rf += np.matmul(Rh, np.swapaxes(W, 1, 2))
+        Rdelta = Rf * (2.0 / (N * K))
+        out = np.empty_like(v2)
+        Ob = lay.views(out)
+        for l in range(nL - 1, -1, -1):
+            oW, ob = Ob[l]
+            h_prev = hs[l - 1] if l > 0 else X
+            RgW = np.matmul(np.swapaxes(Rdelta, 1, 2), h_prev)
+            if l > 0:
+                RgW += np.matmul(np.swapaxes(deltas[l], 1, 2), Rhs[l - 1])
+            oW[...] = RgW
+            ob[...] = Rdelta.sum(axis=1)
+            if l > 0:
+                W, V = Wb[l][0], Vb[l][0]
+                Rdelta = (np.matmul(Rdelta, W) + np.matmul(deltas[l], V)) * gps[l - 1] + dWg2[l] * Rzs[l - 1]
+        return out[0] if single else out
+
+    return apply
+
+
+def hvp(theta: np.ndarray, v: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Exact Hessian-vector products ``H(theta_i) v_i`` of the MSE (``theta`` and ``v`` ``(c, P)`` or
+    ``(P,)``): :func:`hvp_at` applied once."""
+    return hvp_at(theta, sizes, X, Y)(v)
 
 
 def dense_hessian_fd(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray, h: float = 1e-5) -> np.ndarray:
@@ -306,9 +336,9 @@ def dense_hessian_fd(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray, h: 
 def sharpness(theta: np.ndarray, sizes, X: np.ndarray, Y: np.ndarray, *, rtol: float = 1e-7) -> float:
     """``lambda_max`` of the MSE Hessian at one network ``theta`` ``(P,)``: Lanczos on :func:`hvp`
     (:func:`stepsize.sharpness.lambda_max_hvp`, residual-checked); NaN if it did not converge."""
-    t = theta[None, :]
+    op = hvp_at(theta[None, :], sizes, X, Y)  # the theta-only work once, not at every product
     try:
-        return lambda_max_hvp(lambda v: hvp(t, v[None, :], sizes, X, Y)[0], theta.size, rtol=rtol)
+        return lambda_max_hvp(lambda v: op(v[None, :])[0], theta.size, rtol=rtol)
     except NotConverged:
         return float("nan")
 
