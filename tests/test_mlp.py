@@ -166,12 +166,22 @@ def test_gd_fates_is_bit_identical_whatever_the_chunks_their_order_and_threads()
         {"chunk": 2, "chunk_order_seed": 7, "workers": 2},
         {"chunk": 3, "chunk_order_seed": 11, "workers": 2},
         {"workers": 3, "chunk": 4},
+        {"workers": 2},  # the default chunk, split so that both threads get one (per_worker_chunk)
+        {"workers": 3},
     ):
         r = mlp_gd.gd_fates(theta, sizes, X, Y, e, **extra, **kw)
         assert np.array_equal(r.theta, ref.theta, equal_nan=True)
         assert np.array_equal(r.loss, ref.loss, equal_nan=True)
         assert np.array_equal(r.kind, ref.kind)
         assert np.array_equal(r.eta_sharpness, ref.eta_sharpness, equal_nan=True)
+
+
+def test_per_worker_chunk_gives_every_worker_a_chunk():
+    assert mlp_gd.per_worker_chunk(54, 40, 2) == 20  # the quick preset: one chunk of 40 became two
+    assert mlp_gd.per_worker_chunk(54, 41, 2) == 21
+    assert mlp_gd.per_worker_chunk(2, 220, 2) == 2  # the paper size: many chunks already
+    assert mlp_gd.per_worker_chunk(54, 1, 2) == 1
+    assert mlp_gd.per_worker_chunk(54, 40, 1) == 40
 
 
 def test_gd_steps_are_the_iterates_of_gd_fates_bit_for_bit_in_any_chunk_order():

@@ -384,6 +384,14 @@ def chunk_size(layout: Layout, N: int, target: int = 1 << 16) -> int:
     return max(1, target // max(1, N * max(layout.sizes[1:])))
 
 
+def per_worker_chunk(c: int, n: int, workers: int) -> int:
+    """Networks per chunk for ``n`` runs: ``c`` (:func:`chunk_size`), or fewer, ``ceil(n / workers)``,
+    when that leaves a worker thread without a chunk (at the digits chapter's quick size one chunk
+    held a whole batch of 40 small networks and the second core idled). A run's arithmetic does not
+    depend on its chunk (tested), so neither does the result."""
+    return max(1, min(c, -(-n // max(1, workers))))
+
+
 class _closing:
     """Context manager calling ``close()`` on exit, also on an exception."""
 
@@ -477,9 +485,11 @@ def gd_steps(
     B, N = Th.shape[0], X.shape[0]
     eta = np.broadcast_to(np.asarray(eta, dtype=float), (B,)).copy()
     c = chunk or chunk_size(lay, N)
-    buffers, run_chunks, close = _pool(lay, c, N, default_workers() if workers is None else workers)
+    nw = default_workers() if workers is None else workers
+    buffers, run_chunks, close = _pool(lay, c, N, nw)
     losses = np.empty((n_steps, B))
     gn, tn = np.empty(B), np.empty(B)
+    c = c if chunk else per_worker_chunk(c, B, nw)
     with np.errstate(over="ignore", invalid="ignore"), _closing(close):
         for k in range(n_steps):
             starts = list(range(0, B, c))
@@ -777,8 +787,9 @@ def _gd_run(
     B = theta0.shape[0]
     eta = np.broadcast_to(np.asarray(problem.eta, dtype=float), (B,)).copy()
     N = X.shape[0]
-    c = chunk or chunk_size(lay, N)
-    buffers, run_chunks, close = _pool(lay, c, N, default_workers() if workers is None else workers)
+    c_max = chunk or chunk_size(lay, N)
+    nw = default_workers() if workers is None else workers
+    buffers, run_chunks, close = _pool(lay, c_max, N, nw)
     theta = np.array(theta0, dtype=float, copy=True)
     act = np.arange(B)
     Th = theta.copy()
@@ -803,6 +814,7 @@ def _gd_run(
             n = act.size
             lo = np.empty(n)
             gn = np.empty(n)
+            c = c_max if chunk else per_worker_chunk(c_max, n, nw)
             starts = list(range(0, n, c))
             if chunk_order_seed is not None:  # process the chunks in a shuffled order (tests)
                 starts = [starts[j] for j in np.random.default_rng(chunk_order_seed + k).permutation(len(starts))]
@@ -810,7 +822,7 @@ def _gd_run(
 
             tn = np.empty(n)
 
-            def job(a, act=act, Th=Th, lo=lo, gn=gn, tn=tn, n=n, step=step):
+            def job(a, act=act, Th=Th, lo=lo, gn=gn, tn=tn, n=n, step=step, c=c):
                 sl = slice(a, min(a + c, n))
                 _chunk_step(*buffers(), Th, sl, X, Y, eta[act[sl]] if step else None, lo, gn, tn)
 
