@@ -286,6 +286,27 @@ def test_joint_batches_run_as_each_alone_and_a_rule_stops_only_what_it_names():
     assert len(calls) >= 2 and all(len(c) == 2 for c in calls)
 
 
+def test_group_rule_in_a_joint_run_gives_each_batch_what_gd_fates_gives_it_alone():
+    # the digits chapter's quick preset runs its depths jointly with group_rule (in processes)
+    kw = {"n_steps": 40, "max_steps": 200, "window": 20}
+    a = _digits_setup(sizes=(64, 8, 10), etas=(0.5, 2.0, 50.0), runs=2, seed=1)
+    b = _digits_setup(sizes=(64, 8, 8, 10), etas=(0.5, 2.0, 50.0), runs=2, seed=2)
+    X, Y = a[0], a[1]
+    groups = [np.repeat([0, 1, 2], 2), np.array([0, 0, 1, 1, 1, 1])]  # different labels per batch
+    alone = [mlp_gd.gd_fates(t, sz, X, Y, e, groups=g, **kw) for (_, _, e, t, sz), g in zip((a, b), groups)]
+    problems = [mlp_gd.Problem(t, sz, e) for _, _, e, t, sz in (a, b)]
+    for processes in (False, True):
+        joint = mlp_gd.gd_fates_joint(
+            problems, X, Y, rule=mlp_gd.group_rule(groups), workers=2, processes=processes, **kw
+        )
+        assert all(_same(j, s) for j, s in zip(joint, alone))
+    # the rule itself: a group (of one batch) stops once its share is decided, and only that group
+    c, u = int(Fate.CONVERGED), int(Fate.UNDECIDED)
+    kinds = [np.array([c] * 17 + [u] * 3, dtype=np.int8), np.array([c] * 10 + [u] * 10, dtype=np.int8)]
+    stops = mlp_gd.group_rule([np.zeros(20, int), np.zeros(20, int)])(kinds)
+    assert np.all(stops[0]) and not np.any(stops[1])
+
+
 def test_presets_are_consistent():
     for name, p in mlp_gd.PRESETS.items():
         assert 0 < p["n_steps"] <= p["max_steps"], name

@@ -546,21 +546,7 @@ def gd_fates(
     buffers and BLAS limited to one thread (every run's arithmetic is unchanged: tested).
     :func:`gd_fates_joint` runs several batches in step, with a stopping rule that sees them all.
     """
-    rule = None
-    if groups is not None:
-        labels = np.asarray(groups)
-
-        def rule(kinds):
-            kind = kinds[0]
-            stop = np.zeros(kind.size, dtype=bool)
-            for gval in np.unique(labels):
-                ing = labels == gval
-                conv = int(np.sum(ing & (kind == int(Fate.CONVERGED))))
-                active = int(np.sum(ing & (kind == int(Fate.UNDECIDED))))
-                if active and group_decided(conv, active, int(ing.sum())):
-                    stop |= ing
-            return [stop]
-
+    rule = None if groups is None else group_rule([groups])
     problem = Problem(theta0, sizes, eta)
     return gd_fates_joint(
         [problem],
@@ -577,6 +563,29 @@ def gd_fates(
         chunk_order_seed=chunk_order_seed,
         workers=workers,
     )[0]
+
+
+def group_rule(groups: list[np.ndarray]):
+    """The stopping rule of :func:`gd_fates`'s ``groups`` for :func:`gd_fates_joint`: ``groups[i]``
+    labels the runs of batch ``i``; the runs of a group (of one batch) whose share of converged runs
+    is already decided against 1/2 (:func:`group_decided`) stop. Batches do not see each other, so
+    the joint run gives every batch what :func:`gd_fates` gives it alone (tested)."""
+    labels = [np.asarray(g) for g in groups]
+
+    def rule(kinds):
+        stops = []
+        for lab, kind in zip(labels, kinds):
+            stop = np.zeros(kind.size, dtype=bool)
+            for gval in np.unique(lab):
+                ing = lab == gval
+                conv = int(np.sum(ing & (kind == int(Fate.CONVERGED))))
+                active = int(np.sum(ing & (kind == int(Fate.UNDECIDED))))
+                if active and group_decided(conv, active, int(ing.sum())):
+                    stop |= ing
+            stops.append(stop)
+        return stops
+
+    return rule
 
 
 @dataclass(frozen=True)
@@ -615,8 +624,8 @@ def gd_fates_joint(
     Each run's arithmetic, and so every run that is not stopped, is the same as with
     :func:`gd_fates` on its batch alone (tested).
 
-    With ``processes`` (default: when ``workers > 1`` and the batches hold at least
-    :data:`PROCESS_WORK` numbers of activations, ``sum B N width``), the runs of every batch are
+    With ``processes`` (default: when ``workers > 1`` and the batches' activations times the cap,
+    ``sum B N width * max_steps``, reach :data:`PROCESS_WORK`), the runs of every batch are
     dealt to ``workers`` separate processes (run ``i`` to process ``i mod workers``), each one thread
     with BLAS at one thread; only the ``kind`` arrays and the stop masks cross at every check, the
     rule still sees every run. Threads in one process lose about a fifth of two cores to Python's
@@ -628,7 +637,7 @@ def gd_fates_joint(
     nw = default_workers() if workers is None else workers
     if processes is None:
         work = sum(np.atleast_2d(p.theta0).shape[0] * X.shape[0] * max(p.sizes[1:]) for p in problems)
-        processes = nw > 1 and work >= PROCESS_WORK
+        processes = nw > 1 and work * max_steps >= PROCESS_WORK
     args = (n_steps, max_steps, window, update_tol, check_every, blowup, chunk, chunk_order_seed)
     if processes and nw > 1:
         return _joint_in_processes(problems, X, Y, args, rule, nw)
@@ -653,8 +662,12 @@ def gd_fates_joint(
     return results
 
 
-#: Activations (``sum B N width`` over the batches) from which :func:`gd_fates_joint` uses processes.
-PROCESS_WORK = 2_000_000
+#: Activation-steps (``sum B N width`` over the batches, times ``max_steps``) from which
+#: :func:`gd_fates_joint` uses processes: starting two costs about a second, which a run this long
+#: wins back. Measured on an AVX2 Zen 3: the digits chapter's quick preset (three depths together,
+#: 2.2e8) took 8.4-9.1 s in processes against 9.8-12.4 s in threads and 10.4-13.3 s depth by depth
+#: in threads; a single quick depth (7.2e7) gained at depth 3 and lost at depth 1.
+PROCESS_WORK = 100_000_000
 
 
 def _joint_in_processes(problems: list[Problem], X, Y, args: tuple, rule, nw: int) -> list[GDFates]:
