@@ -907,7 +907,8 @@ def _gd_run(
 #: :func:`stepsize.mlp.converged` is read on it), ``max_steps`` the cap up to which undecided runs
 #: are extended, ``update_tol`` and ``window`` the settled test of :func:`gd_fates`. ``leave`` says
 #: when undecided runs stop before the cap: ``"group"``, once the share of their (depth, step size)
-#: group is decided (:func:`group_decided`; each depth on its own); ``"verdict"``, all depths in
+#: group is decided (:func:`group_rule`: each depth's groups as if the depth ran alone; the depths
+#: run in step in one :func:`gd_fates_joint`, which can then share processes); ``"verdict"``, all depths in
 #: step (:func:`gd_fates_joint`), once the pooled share of their step size is decided, and every run
 #: once no end of the undecided runs could change the chapter's verdicts
 #: (:func:`stepsize.book.claims.digits.verdict_rule`).
