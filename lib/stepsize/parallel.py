@@ -9,7 +9,7 @@ workers too. Results come back in the order of the items: a job that writes only
 gives the same numbers whichever thread ran it, and when (the callers test this bit for bit).
 The deep linear runs, each a Python loop of tiny products that holds the GIL most of the time, go
 to separate processes instead (:func:`process_map`).
-The digits chapter's large joint GD (:func:`stepsize.models.mlp_gd.gd_fates_joint`) goes to
+The digits chapter's joint GD (:func:`stepsize.models.mlp_gd.gd_fates_joint`, both presets) goes to
 processes too, which talk to the caller at every check, as threads lost a fifth of the cores to the GIL.
 """
 

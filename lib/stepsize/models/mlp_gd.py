@@ -14,8 +14,10 @@ with three changes for speed, none of which changes the arithmetic's precision (
 * networks are processed in chunks of a few, by up to two worker threads with BLAS at one thread
   each (:func:`default_workers`), with work buffers reused across steps (no allocator churn), and
   every update is fused in place; the sharpness checks of runs that settle at the same step share
-  the threads too; large joint batches (:func:`gd_fates_joint`) go to two processes instead, which
-  do not share Python's global lock;
+  the threads too; joint batches with enough work (activations times the cap, :data:`PROCESS_WORK`;
+  the digits chapter's quick and paper presets) go to two processes instead (:func:`gd_fates_joint`),
+  which do not share Python's global lock; a sharpness check does the parameters' share of its
+  Hessian-vector products once (:func:`hvp_at`);
 * runs that are decided (diverged, or converged *and* linearly stable) leave the batch.
 
 Every network is computed on its own (no reduction mixes two networks, and each network's sums are
